@@ -1,0 +1,1 @@
+"""perfsmith.review."""
