@@ -1,0 +1,211 @@
+"""The command line: wires configuration to components; no logic of its own.
+
+``optimize REPO`` and ``perfsmith optimize REPO`` are the same command.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from perfsmith import __version__
+from perfsmith.errors import ConfigError, PerfsmithError
+
+app = typer.Typer(
+    name="perfsmith",
+    help="Make code faster with LLM agents, and prove every gain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+
+EXIT_INTERRUPTED = 130
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"perfsmith {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """perfsmith: a Coder and a Judge agent optimize your code; every gain carries its
+    confidence interval, sample count and machine fingerprint."""
+
+
+def _fail(exc: PerfsmithError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc.message}")
+    if exc.hint:
+        err.print(f"[yellow]what to do:[/] {exc.hint}")
+    return typer.Exit(exc.exit_code)
+
+
+@app.command("optimize")
+def optimize_cmd(
+    repo: Annotated[
+        Path | None,
+        typer.Argument(help="The repository to optimize (never modified; work happens in a copy)."),
+    ] = None,
+    workload: Annotated[
+        str | None,
+        typer.Option(
+            help="Python file (relative to REPO) defining workload() and optionally setup()."
+        ),
+    ] = None,
+    workload_cmd: Annotated[
+        str | None, typer.Option(help="A command to time as a whole instead of a workload file.")
+    ] = None,
+    tests: Annotated[
+        list[str] | None,
+        typer.Option("--tests", help="pytest selection (repeatable); default: pytest's own."),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="Metric that decides: latency.")] = None,
+    protect: Annotated[
+        list[str] | None,
+        typer.Option("--protect", help="Extra glob of paths the agent may not edit (repeatable)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PERFSMITH_MODEL",
+            help="Coder model: any LiteLLM string (openai/gpt-4.1-mini, "
+            "anthropic/claude-sonnet-4-5, ollama/qwen3) or scripted:FILE.yaml.",
+        ),
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="Judge model; default: the Coder's model.")
+    ] = None,
+    budget_iterations: Annotated[
+        int | None, typer.Option(help="Stop after this many Coder proposals [10].")
+    ] = None,
+    budget_evaluations: Annotated[
+        int | None, typer.Option(help="Stop after this many measured candidates.")
+    ] = None,
+    budget_tokens: Annotated[int | None, typer.Option(help="Stop after this many tokens.")] = None,
+    budget_usd: Annotated[float | None, typer.Option(help="Stop after this many dollars.")] = None,
+    budget_time: Annotated[
+        str | None, typer.Option(help="Stop after this much wall-clock time (90s, 15m, 2h).")
+    ] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Stop after this many attempts without a new best [5].")
+    ] = None,
+    min_gain: Annotated[
+        float | None,
+        typer.Option(help="Faster means the 95% interval's low end exceeds 1 + this [0.05]."),
+    ] = None,
+    rounds: Annotated[
+        int | None, typer.Option(help="Interleaved worker processes per side per candidate [6].")
+    ] = None,
+    python: Annotated[
+        str | None,
+        typer.Option(help="Interpreter for tests and workload (needs pytest and pyperf)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML file with any config.yaml keys.")
+    ] = None,
+    runs_dir: Annotated[
+        Path, typer.Option(help="Where run folders go.", envvar="PERFSMITH_RUNS_DIR")
+    ] = Path("runs"),
+    run_id: Annotated[str | None, typer.Option(help="Name the run (default: time-based).")] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue an interrupted run by its id.")
+    ] = None,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Commit the best patch to a new branch perfsmith/<run_id> of REPO "
+            "(HEAD, index and working tree stay untouched).",
+        ),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+) -> None:
+    """Optimize REPO: propose edits, verify them with the tests, time them, keep the best.
+
+    Examples:
+
+      optimize examples/logstats --model scripted:examples/logstats/demo.yaml
+
+      optimize . --workload bench/workload.py --tests tests/ --model openai/gpt-4.1-mini
+    """
+    from perfsmith.loop.driver import OptimizeRequest, run_optimize
+
+    try:
+        overrides: dict[str, Any] = {
+            "workload": workload,
+            "workload_cmd": workload_cmd,
+            "tests": tests or None,
+            "target": target,
+            "protected": protect or None,
+            "model": model,
+            "judge_model": judge_model,
+            "python": python,
+            "budget": {
+                "iterations": budget_iterations,
+                "evaluations": budget_evaluations,
+                "tokens": budget_tokens,
+                "usd": budget_usd,
+                "patience": patience,
+            },
+            "timing": {"min_gain": min_gain, "rounds": rounds},
+        }
+        if budget_time is not None:
+            from perfsmith.config import parse_duration
+
+            overrides["budget"]["time_s"] = parse_duration(budget_time)
+        if repo is None and resume is None:
+            raise ConfigError(
+                "No repository given.", "Run `optimize PATH/TO/REPO --model MODEL`, or --help."
+            )
+        code = run_optimize(
+            OptimizeRequest(
+                repo=repo,
+                overrides=overrides,
+                config_file=config,
+                runs_dir=runs_dir,
+                run_id=run_id,
+                resume=resume,
+                apply=apply,
+                quiet=quiet,
+            ),
+            console=err,
+        )
+    except PerfsmithError as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Entry point of the ``perfsmith`` script."""
+    _install_sigterm()
+    app()
+
+
+optimize_app = typer.Typer(name="optimize", add_completion=False, pretty_exceptions_enable=False)
+optimize_app.command(name="optimize")(optimize_cmd)
+
+
+def optimize_main() -> None:
+    """Entry point of the ``optimize`` script (same as ``perfsmith optimize``)."""
+    _install_sigterm()
+    optimize_app()
+
+
+def _install_sigterm() -> None:
+    # A SIGTERM gets the same orderly shutdown as Ctrl-C: children killed, run saved.
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if os.name == "posix":
+        signal.signal(signal.SIGTERM, handler)

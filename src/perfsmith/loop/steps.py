@@ -1,0 +1,546 @@
+"""The loop's steps as plain functions: setup, baseline, propose, evaluate, judge, finalize.
+
+Each step takes the Runtime (resources) and the state (data) and returns a partial
+state update. ``loop/graph.py`` wires them into a LangGraph StateGraph.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perfsmith import __version__
+from perfsmith.agents.judge import enforce
+from perfsmith.config import RunConfig
+from perfsmith.core import (
+    Coder,
+    CoderContext,
+    Interval,
+    Judge,
+    JudgeContext,
+    Measurement,
+    Proposal,
+    Task,
+    Verdict,
+)
+from perfsmith.loop.budget import Budget, Spend
+from perfsmith.loop.state import (
+    LoopState,
+    measurement_from_dict,
+    measurement_to_dict,
+    profile_from_dict,
+    profile_to_dict,
+)
+from perfsmith.measure import guards
+from perfsmith.measure.evaluator import Baseline, PipelineEvaluator
+from perfsmith.measure.timing import TimingConfig
+from perfsmith.sandbox.local import LocalSandbox
+from perfsmith.trajectory import atomic_write, save_trajectory, step_dir, write_json
+
+Event = dict[str, Any]
+
+# Statuses decided before any test or timing ran: the harness explains them itself and
+# the Judge is not asked (it would only cost money).
+HARNESS_ONLY = ("format_error", "rejected", "noop", "apply_failed")
+MAX_EDITABLE_FILES = 400
+
+
+@dataclass
+class Runtime:
+    """Resources of one run: never checkpointed, rebuilt on resume."""
+
+    config: RunConfig
+    run_dir: Path
+    coder: Coder
+    judge: Judge
+    coder_model: str
+    judge_model: str
+    fingerprint: dict[str, Any]
+    clock: Callable[[], float] = time.monotonic
+    emit: Callable[[Event], None] = lambda event: None
+    _work: Path | None = None
+    _base: LocalSandbox | None = None
+    _evaluator: PipelineEvaluator | None = None
+    _base_files: dict[str, str] | None = None
+    started: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+    @property
+    def task(self) -> Task:
+        return self.config.to_task()
+
+    @property
+    def budget(self) -> Budget:
+        b = self.config.budget
+        return Budget(
+            iterations=b.iterations,
+            evaluations=b.evaluations,
+            tokens=b.tokens,
+            usd=b.usd,
+            time_s=b.time_s,
+            patience=b.patience,
+        )
+
+    def base(self) -> LocalSandbox:
+        """The pristine workspace, created on first use (also after a resume)."""
+        if self._base is None:
+            self._work = Path(tempfile.mkdtemp(prefix="perfsmith-"))
+            self._base = LocalSandbox.create(Path(self.config.repo), self._work, "base")
+        return self._base
+
+    def evaluator(self) -> PipelineEvaluator:
+        if self._evaluator is None:
+            t = self.config.timing
+            self._evaluator = PipelineEvaluator(
+                self.base(),
+                self.task,
+                python=self.config.python,
+                timing=TimingConfig(
+                    rounds=t.rounds,
+                    values=t.values,
+                    warmups=t.warmups,
+                    min_time_s=t.min_time_s,
+                    min_gain=t.min_gain,
+                    timeout_s=t.timeout_s,
+                    confidence=t.confidence,
+                ),
+                test_timeout_s=self.config.test_timeout_s,
+            )
+        return self._evaluator
+
+    def base_files(self) -> dict[str, str]:
+        """Python files the Coder may edit, as they are in the base."""
+        if self._base_files is None:
+            base = self.base()
+            files: dict[str, str] = {}
+            for path in sorted(base.root.rglob("*.py")):
+                rel = path.relative_to(base.root).as_posix()
+                if rel.startswith(".git/") or guards.is_protected(rel, self.task.protected):
+                    continue
+                try:
+                    files[rel] = path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                if len(files) >= MAX_EDITABLE_FILES:
+                    break
+            self._base_files = files
+        return self._base_files
+
+    def close(self) -> None:
+        if self._base is not None:
+            self._base.close()
+        if self._work is not None:
+            shutil.rmtree(self._work, ignore_errors=True)
+        self._base = None
+        self._evaluator = None
+        self._work = None
+
+    # ---------------------------------------------------------------- recording
+    def save(self, state: LoopState) -> None:
+        """Write trajectory.json and run.json atomically (after every step)."""
+        save_trajectory(
+            self.run_dir,
+            task=task_dict(self.task),
+            info=self.info(state),
+            steps=list(state.get("steps", [])),
+        )
+        write_json(self.run_dir / "run.json", self.run_json(state))
+
+    def info(self, state: LoopState) -> dict[str, Any]:
+        return {
+            "run_id": state.get("run_id", ""),
+            "perfsmith_version": __version__,
+            "coder_model": self.coder_model,
+            "judge_model": self.judge_model,
+            "fingerprint": self.fingerprint,
+            "exit_status": state.get("exit_status"),
+            "error": state.get("error", ""),
+            "baseline": _baseline_public(state.get("baseline")),
+            "best": _best_public(state.get("best")),
+            "totals": {
+                "iterations": state.get("iteration", 0),
+                "evaluations": state.get("evaluations", 0),
+                "tokens": state.get("tokens", 0),
+                "cost_usd": round(state.get("usd", 0.0), 6),
+                "elapsed_s": round(state.get("elapsed_s", 0.0), 3),
+            },
+        }
+
+    def run_json(self, state: LoopState) -> dict[str, Any]:
+        exit_status = state.get("exit_status")
+        return {
+            "format": "perfsmith.run/1",
+            "run_id": state.get("run_id", ""),
+            "perfsmith_version": __version__,
+            "started": self.started,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) if exit_status else None,
+            "exit_status": exit_status,
+            "repo": self.config.repo,
+            "fingerprint": self.fingerprint,
+        }
+
+
+def task_dict(task: Task) -> dict[str, Any]:
+    return {
+        "name": task.name,
+        "repo": task.repo,
+        "workload": task.workload.file or " ".join(task.workload.command or ()),
+        "tests": list(task.tests),
+        "target": task.target,
+        "protected": list(task.protected),
+    }
+
+
+def _baseline_public(b: dict[str, Any] | None) -> dict[str, Any] | None:
+    if b is None:
+        return None
+    return {k: b[k] for k in ("median_s", "samples", "tests") if k in b}
+
+
+def _best_public(b: dict[str, Any] | None) -> dict[str, Any] | None:
+    if b is None:
+        return None
+    return {k: b[k] for k in ("step", "speedup", "n", "threshold") if k in b}
+
+
+def spend_of(state: LoopState) -> Spend:
+    return Spend(
+        iterations=state.get("iteration", 0),
+        evaluations=state.get("evaluations", 0),
+        tokens=state.get("tokens", 0),
+        usd=state.get("usd", 0.0),
+        elapsed_s=state.get("elapsed_s", 0.0),
+        since_improvement=state.get("since_improvement", 0),
+    )
+
+
+# ------------------------------------------------------------------------ steps
+def setup(rt: Runtime, state: LoopState) -> LoopState:
+    """Copy the repository into a workspace; nothing ever runs in the user's tree."""
+    rt.base()
+    rt.emit({"kind": "setup", "workspace": str(rt.base().root)})
+    return LoopState()
+
+
+def baseline(rt: Runtime, state: LoopState) -> LoopState:
+    """Run the base's tests, record its output, time and profile it."""
+    rt.emit({"kind": "baseline_start"})
+    out = rt.run_dir / "baseline"
+    b = rt.evaluator().establish_baseline(out)
+    data = {
+        "expected_tests": sorted(b.expected_tests),
+        "tests": len(b.expected_tests),
+        "output_digest": b.output_digest,
+        "median_s": b.median_s,
+        "samples": b.samples,
+        "profile": profile_to_dict(b.profile),
+    }
+    rt.emit({"kind": "baseline", **{k: data[k] for k in ("tests", "median_s", "samples")}})
+    return LoopState(baseline=data)
+
+
+def _baseline_obj(state: LoopState) -> Baseline:
+    b = state.get("baseline") or {}
+    return Baseline(
+        expected_tests=frozenset(b.get("expected_tests", [])),
+        output_digest=b.get("output_digest"),
+        median_s=b.get("median_s", 0.0),
+        samples=b.get("samples", 0),
+        profile=profile_from_dict(b.get("profile")),
+    )
+
+
+def _current_profile(state: LoopState) -> dict[str, Any] | None:
+    best = state.get("best")
+    if best and best.get("profile"):
+        return dict(best["profile"])
+    b = state.get("baseline") or {}
+    prof = b.get("profile")
+    return dict(prof) if prof else None
+
+
+def _interval(d: dict[str, Any] | None) -> Interval | None:
+    return None if not d else Interval(**d)
+
+
+def propose(rt: Runtime, state: LoopState) -> LoopState:
+    """Ask the Coder for the next candidate (after checking the budget)."""
+    reason = rt.budget.exhausted(spend_of(state))
+    if reason is not None:
+        return LoopState(exit_status=reason)
+    index = len(state.get("steps", [])) + 1
+    best = state.get("best") or {}
+    base_files = rt.base_files()
+    files = {**base_files, **best.get("files", {})}
+    ctx = CoderContext(
+        task=rt.task,
+        files=files,
+        profile=profile_from_dict(_current_profile(state)),
+        baseline_s=(state.get("baseline") or {}).get("median_s", 0.0),
+        best_speedup=_interval(best.get("speedup")),
+        history=list(state.get("history", [])),
+        feedback=state.get("feedback", ""),
+        base_files=base_files,
+    )
+    rt.emit({"kind": "propose", "step": index})
+    proposal = rt.coder.propose(ctx)
+    folder = step_dir(rt.run_dir, index)
+    _write_exchange(folder, "coder", proposal)
+    update = LoopState(
+        iteration=state.get("iteration", 0) + 1,
+        coder_calls=state.get("coder_calls", 0) + 1,
+        tokens=state.get("tokens", 0) + proposal.reply.usage.total_tokens,
+        usd=state.get("usd", 0.0) + proposal.reply.cost_usd,
+    )
+    if proposal.error:
+        errors = state.get("format_errors", 0) + 1
+        record = {
+            "index": index,
+            "status": "format_error",
+            "gate": "parse",
+            "reason": proposal.error,
+            "rationale": proposal.rationale,
+            "cost_usd": proposal.reply.cost_usd,
+            "tokens": proposal.reply.usage.total_tokens,
+            "kept": False,
+            "artifacts": _artifacts(rt.run_dir, folder),
+        }
+        update |= LoopState(
+            format_errors=errors,
+            feedback="Your last answer could not be applied: " + proposal.error,
+            history=[
+                *state.get("history", []),
+                f"step {index}: format_error: {proposal.error[:160]}",
+            ],
+            steps=[*state.get("steps", []), record],
+            pending=None,
+            since_improvement=state.get("since_improvement", 0) + 1,
+        )
+        rt.emit({"kind": "step", **record})
+        if errors >= rt.config.max_format_errors:
+            update["exit_status"] = "format_errors"
+        return update
+    update["format_errors"] = 0
+    update["pending"] = {
+        "index": index,
+        "patch": proposal.patch,
+        "rationale": proposal.rationale,
+        "cost_usd": proposal.reply.cost_usd,
+        "tokens": proposal.reply.usage.total_tokens,
+    }
+    return update
+
+
+def _write_exchange(folder: Path, who: str, p: Proposal | Verdict) -> None:
+    if isinstance(p, Proposal):
+        prompt = "\n\n".join(f"## {m.role}\n\n{m.content}" for m in p.messages)
+        atomic_write(folder / f"{who}_prompt.md", prompt + "\n")
+        atomic_write(folder / f"{who}_reply.md", p.reply.text + "\n")
+    elif p.reply is not None:
+        atomic_write(folder / f"{who}_reply.md", p.reply.text + "\n")
+
+
+def _artifacts(run_dir: Path, folder: Path) -> dict[str, str]:
+    return {
+        f.name: f.relative_to(run_dir).as_posix() for f in sorted(folder.iterdir()) if f.is_file()
+    }
+
+
+def evaluate(rt: Runtime, state: LoopState) -> LoopState:
+    """Run the gate pipeline on the pending candidate."""
+    pending = dict(state.get("pending") or {})
+    index = pending["index"]
+    rt.emit({"kind": "evaluate", "step": index})
+    m = rt.evaluator().evaluate(
+        rt.task,
+        pending["patch"],
+        baseline=_baseline_obj(state),
+        out_dir=step_dir(rt.run_dir, index),
+    )
+    pending["measurement"] = measurement_to_dict(m)
+    return LoopState(pending=pending, evaluations=state.get("evaluations", 0) + 1)
+
+
+def judge(rt: Runtime, state: LoopState) -> LoopState:
+    """Let the Judge read the evidence, then keep or discard the candidate."""
+    pending = dict(state.get("pending") or {})
+    index = pending["index"]
+    m = measurement_from_dict(pending["measurement"])
+    update = LoopState()
+    if m.status in HARNESS_ONLY:
+        verdict = Verdict(decision="discard", next_step="")
+    else:
+        ctx = JudgeContext(
+            task=rt.task,
+            measurement=m,
+            proposal=Proposal(
+                patch=m.patch, rationale=pending.get("rationale", ""), reply=_no_reply()
+            ),
+            profile=profile_from_dict(_current_profile(state)),
+            history=list(state.get("history", [])),
+        )
+        verdict = enforce(rt.judge.review(ctx), m)
+        _write_exchange(step_dir(rt.run_dir, index), "judge", verdict)
+        if verdict.reply is not None:
+            update["tokens"] = state.get("tokens", 0) + verdict.reply.usage.total_tokens
+            update["usd"] = state.get("usd", 0.0) + verdict.reply.cost_usd
+        update["judge_calls"] = state.get("judge_calls", 0) + 1
+    best = state.get("best")
+    speedup = m.comparison.speedup if m.comparison else None
+    keep = (
+        m.status == "faster"
+        and speedup is not None
+        and verdict.decision != "discard"
+        and (best is None or speedup.estimate > best["speedup"]["estimate"])
+    )
+    if keep and speedup is not None and m.comparison is not None:
+        update["best"] = {
+            "step": index,
+            "patch": m.patch,
+            "files": _files_after(rt, m.patch),
+            "speedup": {
+                "estimate": speedup.estimate,
+                "low": speedup.low,
+                "high": speedup.high,
+                "confidence": speedup.confidence,
+            },
+            "n": m.comparison.processes,
+            "threshold": m.comparison.threshold,
+            "profile": profile_to_dict(m.profile),
+        }
+        update["since_improvement"] = 0
+    else:
+        update["since_improvement"] = state.get("since_improvement", 0) + 1
+    record = step_record(index, pending, m, verdict, keep, rt.run_dir)
+    update["steps"] = [*state.get("steps", []), record]
+    update["history"] = [*state.get("history", []), history_line(record)]
+    update["feedback"] = feedback_for(m, verdict, keep)
+    update["pending"] = None
+    if verdict.decision == "stop":
+        update["exit_status"] = "completed"
+    rt.emit({"kind": "step", **record})
+    return update
+
+
+def _no_reply() -> Any:
+    from perfsmith.core import Reply
+
+    return Reply(text="")
+
+
+def _files_after(rt: Runtime, patch: str) -> dict[str, str]:
+    """Contents of the files ``patch`` touches once applied to the base."""
+    scratch = rt.base().clone("scratch")
+    try:
+        result = scratch.apply_patch(patch)
+        if not result.ok:
+            return {}
+        out = {}
+        for path in guards.patch_paths(patch):
+            try:
+                out[path] = scratch.read_file(path)
+            except (OSError, UnicodeDecodeError):
+                continue
+        return out
+    finally:
+        scratch.close()
+
+
+def step_record(
+    index: int,
+    pending: dict[str, Any],
+    m: Measurement,
+    verdict: Verdict,
+    kept: bool,
+    run_dir: Path,
+) -> dict[str, Any]:
+    """The trajectory entry of one candidate."""
+    comp = m.comparison
+    return {
+        "index": index,
+        "status": m.status,
+        "gate": m.gate,
+        "reason": m.reason,
+        "rationale": pending.get("rationale", ""),
+        "kept": kept,
+        "speedup": None
+        if comp is None
+        else {
+            "estimate": comp.speedup.estimate,
+            "low": comp.speedup.low,
+            "high": comp.speedup.high,
+            "confidence": comp.speedup.confidence,
+            "threshold": comp.threshold,
+            "n": comp.processes,
+            "baseline_samples": len(comp.baseline_s),
+            "candidate_samples": len(comp.candidate_s),
+        },
+        "tests": None
+        if m.grade is None
+        else {"ok": m.grade.ok, "failed": list(m.grade.failed), "missing": list(m.grade.missing)},
+        "flags": list(m.flags),
+        "verdict": {
+            "decision": verdict.decision,
+            "bottleneck": verdict.bottleneck,
+            "next_step": verdict.next_step,
+            "suspicion": verdict.suspicion,
+            "overruled": verdict.overruled,
+        },
+        "cost_usd": pending.get("cost_usd", 0.0)
+        + (verdict.reply.cost_usd if verdict.reply else 0.0),
+        "tokens": pending.get("tokens", 0)
+        + (verdict.reply.usage.total_tokens if verdict.reply else 0),
+        "duration_s": round(m.duration_s, 3),
+        "inner_s": round(m.inner_s, 3),
+        "artifacts": _artifacts(run_dir, step_dir(run_dir, index)),
+    }
+
+
+def history_line(record: dict[str, Any]) -> str:
+    s = record.get("speedup")
+    num = f" {s['estimate']:.2f}x [{s['low']:.2f}, {s['high']:.2f}]" if s else ""
+    kept = " KEPT" if record.get("kept") else ""
+    idea = (record.get("rationale") or "").strip().splitlines()
+    first = idea[0][:120] if idea else ""
+    return f"step {record['index']}: {record['status']}{num}{kept} - {first}"
+
+
+def feedback_for(m: Measurement, verdict: Verdict, kept: bool) -> str:
+    """What the Coder reads about its last attempt."""
+    parts = []
+    if kept:
+        parts.append(f"Your last candidate was KEPT: {m.reason}.")
+    else:
+        parts.append(f"Your last candidate was discarded ({m.status}): {m.reason}.")
+    if m.grade and not m.grade.ok:
+        failing = [*m.grade.failed, *m.grade.missing]
+        parts.append("Failing tests: " + ", ".join(failing[:20]))
+        if m.tests and m.tests.output_tail:
+            parts.append("Test output (tail):\n" + m.tests.output_tail[-1500:])
+    if verdict.overruled:
+        parts.append("Note: " + verdict.overruled)
+    if verdict.bottleneck:
+        parts.append("Judge - bottleneck: " + verdict.bottleneck)
+    if verdict.next_step:
+        parts.append("Judge - next step: " + verdict.next_step)
+    if verdict.suspicion:
+        parts.append("Judge - suspicion: " + verdict.suspicion)
+    return "\n".join(parts)
+
+
+def finalize(rt: Runtime, state: LoopState) -> LoopState:
+    """Write best.patch and report.md; record the exit status."""
+    from perfsmith.loop.report import write_report
+
+    status = state.get("exit_status") or "completed"
+    best = state.get("best")
+    if best:
+        atomic_write(rt.run_dir / "best.patch", best["patch"])
+    final = LoopState(**{**state, "exit_status": status})
+    write_report(rt.run_dir, rt, final)
+    rt.emit({"kind": "finished", "exit_status": status, "best": _best_public(best)})
+    return LoopState(exit_status=status)
