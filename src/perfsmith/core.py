@@ -151,6 +151,8 @@ class Task:
 class TestReport:
     """Per-test outcomes parsed from a JUnit XML report (never from stdout)."""
 
+    __test__ = False  # not a pytest test class, despite its name
+
     outcomes: Mapping[str, Outcome]
     returncode: int
     duration_s: float

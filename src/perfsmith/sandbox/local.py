@@ -1,0 +1,563 @@
+"""The local sandbox: a private copy of the repository and plain subprocesses.
+
+A workspace is a copy of the user's project (``snapshot_files``) with a fresh git
+repository inside, so candidates can be applied as patches and diffed against the base.
+Commands run directly (no shell) in their own process group with a minimal environment
+and resource limits; on timeout, on Ctrl-C, and after the command ends, the whole group
+is killed, so stray background processes do not outlive a command.
+
+Isolation is weak, and that is a choice, not an accident: commands run as the same user,
+with the same network and the same view of the file system. A command can read or write
+anything that user can, including the JUnit report outside the workspace. Use the Docker
+sandbox (hardened containers) for code you do not trust; this one guards against
+mistakes, not against malice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, ClassVar
+
+from perfsmith.core import ExecResult, Sandbox
+from perfsmith.errors import RepoError, SandboxError
+
+GiB = 1024**3
+SKIP_DIRS = frozenset(
+    {".git", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules"}
+)
+OUTPUT_CAP = 1_000_000  # bytes kept per stream (the tail)
+KILL_GRACE_S = 1.0
+READER_JOIN_S = 2.0
+# Workspace git: no user or system config (no hooks, signing, filters, pagers), no CRLF games.
+_GIT_FLAGS = (
+    "-c", "core.autocrlf=false", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
+    "-c", "commit.gpgsign=false", "-c", "gc.auto=0", "-c", "maintenance.auto=false",
+    "-c", "user.name=perfsmith", "-c", "user.email=perfsmith@localhost",
+)  # fmt: skip
+# Files that running code leaves behind; never part of a candidate's diff.
+_WORKSPACE_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n.mypy_cache/\n"
+
+
+class WorkspaceFileError(SandboxError, OSError):
+    """A workspace file is missing or not text; callers may catch it as OSError too."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits applied to every command (None: leave the limit as it is).
+
+    ``processes`` is RLIMIT_NPROC, which counts every process of the user on the machine
+    and is not enforced for root: it is a guard against fork bombs, not a quota.
+    """
+
+    memory_bytes: int | None = 4 * GiB
+    processes: int | None = 512
+    file_bytes: int | None = 1 * GiB
+    core_bytes: int | None = 0
+
+
+def snapshot_files(repo: Path) -> list[str]:
+    """List the files that make up the user's project, relative to ``repo``, sorted.
+
+    In a git work tree: tracked files that still exist plus untracked files that are
+    not ignored (the working-tree content is what gets copied). Elsewhere: every file,
+    skipping virtualenvs, caches, ``.git`` and ``*.pyc``. Nothing is written into
+    ``repo``: git runs without optional locks and without fsmonitor.
+
+    Args:
+        repo: the user's project folder.
+
+    Returns:
+        POSIX-style relative paths of files and symlinks.
+
+    Raises:
+        RepoError: ``repo`` does not exist or is not a directory.
+    """
+    if not repo.exists():
+        raise RepoError(f"Repository {repo} does not exist.", "Check the path you gave.")
+    if not repo.is_dir():
+        raise RepoError(f"Repository {repo} is not a directory.", "Point at the project folder.")
+    listed = _git_listing(repo)
+    if not listed:  # not a git work tree, or a folder the enclosing repository ignores
+        return _walk(repo)
+    files: set[str] = set()
+    for rel in (p.rstrip("/") for p in listed):  # a nested repository is listed as "dir/"
+        path = repo / rel
+        if path.is_symlink() or path.is_file():
+            files.add(rel)
+        elif path.is_dir():  # a submodule or nested repository: its files, not its .git
+            files.update(f"{rel}/{sub}" for sub in _walk(path))
+        # else: tracked but deleted in the work tree; the snapshot follows the work tree
+    return sorted(files)
+
+
+def _git_listing(repo: Path) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    for key in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    env["GIT_OPTIONAL_LOCKS"] = "0"
+    # safe.directory: we only list files, and fsmonitor (the one hook ls-files could run)
+    # is off, so a repository owned by another user is safe to read.
+    base = ["git", "-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false"]
+    base += ["-c", "safe.directory=*"]
+    try:
+        inside = subprocess.run(
+            [*base, "rev-parse", "--is-inside-work-tree"],
+            cwd=repo, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if inside.returncode != 0 or inside.stdout.strip() != "true":
+            return []
+        out = subprocess.run(
+            [*base, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=repo, env=env, capture_output=True, timeout=300, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return []  # no git on PATH, or a hung file system: fall back to walking
+    if out.returncode != 0:
+        return []
+    return [os.fsdecode(p) for p in out.stdout.split(b"\0") if p]
+
+
+def _walk(root: Path) -> list[str]:
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        keep = []
+        for d in dirnames:
+            if d in SKIP_DIRS:
+                continue
+            if (here / d).is_symlink():  # os.walk does not descend into these; copy the link
+                found.append((here / d).relative_to(root).as_posix())
+            else:
+                keep.append(d)
+        dirnames[:] = sorted(keep)
+        found.extend(
+            (here / f).relative_to(root).as_posix()
+            for f in filenames
+            if not f.endswith(".pyc") and f != ".git"
+        )
+    return sorted(found)
+
+
+class LocalSandbox:
+    """One candidate's workspace on the local machine (weak isolation, see module docs).
+
+    Attributes:
+        root: the workspace (a git repository whose first commit is the base).
+        private: a folder outside the workspace for HOME, TMPDIR and reports.
+        limits: resource limits applied to every command.
+    """
+
+    kind: ClassVar[str] = "local"
+    _live: ClassVar[dict[int, subprocess.Popen[bytes]]] = {}
+    _live_lock: ClassVar[threading.RLock] = threading.RLock()
+
+    def __init__(self, root: Path, private: Path, limits: Limits | None = None) -> None:
+        self.root = root
+        self.private = private
+        self.limits = limits or Limits()
+
+    @classmethod
+    def create(
+        cls, repo: Path, parent: Path, name: str = "base", *, limits: Limits | None = None
+    ) -> LocalSandbox:
+        """Copy the user's project into ``parent/name`` and commit it as the base.
+
+        Raises:
+            RepoError: the repository is missing or not a directory.
+            SandboxError: the workspace exists already or git is missing or fails.
+        """
+        files = snapshot_files(repo)
+        box = cls._new(parent, name, limits)
+        src_root = repo.resolve()
+        try:
+            for rel in files:
+                _copy_entry(src_root, box.root, rel)
+            box._git_checked("init", "-q", "--template=", "-b", "main")
+            (box.root / ".git" / "info").mkdir(parents=True, exist_ok=True)
+            (box.root / ".git" / "info" / "exclude").write_text(_WORKSPACE_EXCLUDES)
+            # -f: the snapshot already chose the files; a .gitignore must not drop tracked ones.
+            box._git_checked("add", "-A", "-f")
+            box._git_checked("commit", "-q", "--no-verify", "--allow-empty", "-m", "perfsmith base")
+        except BaseException:
+            box.close()
+            raise
+        return box
+
+    def clone(self, name: str) -> LocalSandbox:
+        """Copy this workspace, history included, into a sibling folder ``name``."""
+        box = self._new(self.root.parent, name, self.limits)
+        box.root.rmdir()
+        try:
+            shutil.copytree(self.root, box.root, symlinks=True)
+        except BaseException:
+            box.close()
+            raise
+        return box
+
+    @classmethod
+    def _new(cls, parent: Path, name: str, limits: Limits | None) -> LocalSandbox:
+        if not name or "/" in name or name in (".", ".."):
+            raise SandboxError(f"Bad workspace name {name!r}.", "Use a plain folder name.")
+        root = parent / name
+        if root.exists() or root.is_symlink():
+            raise SandboxError(
+                f"Workspace {root} already exists.", "Pick another name or remove the folder."
+            )
+        root.mkdir(parents=True)
+        private = parent / f"{name}.private"
+        box = cls(root, private, limits)
+        box._private_dirs()
+        return box
+
+    def _private_dirs(self) -> tuple[Path, Path]:
+        home, tmp = self.private / "home", self.private / "tmp"
+        home.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir(parents=True, exist_ok=True)
+        return home, tmp
+
+    # -- commands ---------------------------------------------------------------
+
+    def exec(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout_s: float,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> ExecResult:
+        """Run ``argv`` (no shell) in the workspace and wait for it, at most ``timeout_s``.
+
+        The process gets its own process group, a minimal environment (PATH, LANG, a
+        private HOME and TMPDIR, PYTHONDONTWRITEBYTECODE=1, PYTHONHASHSEED=0; ``env``
+        adds to or overrides these) and the sandbox's limits. When the command ends,
+        times out, or a KeyboardInterrupt arrives, its whole group is killed.
+
+        Raises:
+            SandboxError: the command could not be started.
+        """
+        args = tuple(str(a) for a in argv)
+        if not args:
+            raise SandboxError("Empty command.", "Pass the program and its arguments.")
+        workdir = self._inside(cwd) if cwd else self.root
+        home, tmp = self._private_dirs()
+        full_env = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "LANG": "C.UTF-8",
+            "HOME": str(home),
+            "TMPDIR": str(tmp),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            **(env or {}),
+        }
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                args, cwd=workdir, env=full_env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                preexec_fn=_limiter(self.limits),  # rlimits must be set in the child
+            )  # fmt: skip
+        except OSError as exc:
+            raise SandboxError(
+                f"Could not start {args[0]}: {exc.strerror or exc}.",
+                "Check that the program exists and is executable.",
+            ) from exc
+        assert proc.stdout is not None and proc.stderr is not None
+        with self._live_lock:
+            self._live[proc.pid] = proc
+        # The readers own the pipes and close them at EOF: a process that escaped the group
+        # may hold them open, and closing under a blocked reader could hit a reused fd.
+        readers = (_TailReader(proc.stdout), _TailReader(proc.stderr))
+        timed_out = False
+        try:
+            timed_out = not _wait_no_reap(proc.pid, timeout_s)
+            if timed_out:
+                _signal_group(proc.pid, signal.SIGTERM)
+                _wait_no_reap(proc.pid, KILL_GRACE_S)
+        finally:
+            # However we got here (done, timed out, KeyboardInterrupt), kill what is left of
+            # the group while the unreaped leader still holds its id, then reap.
+            _signal_group(proc.pid, signal.SIGKILL)
+            with self._live_lock:
+                self._live.pop(proc.pid, None)
+            proc.wait()
+            for r in readers:
+                r.join(READER_JOIN_S)
+        return ExecResult(
+            argv=args,
+            returncode=proc.returncode,
+            stdout=readers[0].text(),
+            stderr=readers[1].text(),
+            duration_s=time.monotonic() - started,
+            timed_out=timed_out,
+        )
+
+    @classmethod
+    def kill_all(cls) -> int:
+        """Kill every process group still running for any local sandbox.
+
+        Returns:
+            How many groups were signalled.
+        """
+        with cls._live_lock:
+            pids = list(cls._live)
+        for pid in pids:
+            _signal_group(pid, signal.SIGKILL)
+        return len(pids)
+
+    # -- files --------------------------------------------------------------------
+
+    def _inside(self, path: str, *, for_write: bool = False) -> Path:
+        pure = PurePosixPath(path)
+        if not path or "\0" in path or pure.is_absolute() or ".." in pure.parts:
+            raise SandboxError(
+                f"Path {path!r} is not inside the workspace.",
+                "Use a path relative to the repository root, without '..'.",
+            )
+        if for_write and pure.parts and pure.parts[0] == ".git":
+            raise SandboxError(f"Path {path!r} is git's own data.", "Edit project files only.")
+        full = self.root / pure
+        if not full.resolve().is_relative_to(self.root.resolve()):
+            raise SandboxError(
+                f"Path {path!r} leaves the workspace through a symlink.",
+                "Edit the file the link points to, inside the repository.",
+            )
+        return full
+
+    def read_file(self, path: str) -> str:
+        """Return a workspace file's text (UTF-8).
+
+        Raises:
+            SandboxError: the path leaves the workspace.
+            WorkspaceFileError: the file is missing or not UTF-8 text (also an OSError).
+        """
+        full = self._inside(path)
+        try:
+            return full.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise WorkspaceFileError(
+                f"No file {path!r} in the workspace.", "Check the path."
+            ) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WorkspaceFileError(f"Cannot read {path!r}: {exc}.", "Only text files.") from exc
+
+    def write_file(self, path: str, content: str) -> None:
+        """Write ``content`` (UTF-8, newlines kept as given) to a workspace file."""
+        full = self._inside(path, for_write=True)
+        full.parent.mkdir(parents=True, exist_ok=True)
+        with open(full, "w", encoding="utf-8", newline="") as fh:
+            fh.write(content)
+
+    def apply_patch(self, patch: str) -> ExecResult:
+        """Apply a unified diff (git format, ``a/`` ``b/`` prefixes) to the work tree.
+
+        Returns:
+            The failing ``git apply --check`` result if the patch does not apply
+            (nothing changed), else the result of applying it. An empty patch is a
+            successful no-op.
+        """
+        if not patch.strip():
+            return ExecResult(("git", "apply"), 0, "", "empty patch: nothing to apply", 0.0)
+        _, tmp = self._private_dirs()
+        patch_file = tmp / f"perfsmith-{os.getpid()}-{threading.get_ident()}.patch"
+        # surrogateescape mirrors diff_against_base, so non-UTF-8 bytes round-trip.
+        patch_file.write_bytes(patch.encode("utf-8", "surrogateescape"))
+        try:
+            check = self._git("apply", "--check", "--whitespace=nowarn", str(patch_file))
+            if not check.ok:
+                return check
+            return self._git("apply", "--whitespace=nowarn", str(patch_file))
+        finally:
+            patch_file.unlink(missing_ok=True)
+
+    def diff_against_base(self) -> str:
+        """Return every change since the base commit as a git diff (binary files included).
+
+        Text is decoded with ``surrogateescape``, so bytes that are not UTF-8 survive a
+        round trip through ``apply_patch``.
+        """
+        self._git_checked("add", "-A")
+        res = self._git(
+            "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-textconv",
+            "HEAD", encoding_errors="surrogateescape",
+        )  # fmt: skip
+        if not res.ok:
+            raise SandboxError(f"git diff failed: {res.stderr.strip()}", "Report this as a bug.")
+        return res.stdout
+
+    def close(self) -> None:
+        """Delete the workspace and its private folder (safe to call twice)."""
+        for path in (self.root, self.private):
+            _remove_tree(path)
+
+    def __enter__(self) -> LocalSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- git ------------------------------------------------------------------------
+
+    def _git(self, *args: str, encoding_errors: str = "replace") -> ExecResult:
+        home, _ = self._private_dirs()
+        env = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "HOME": str(home),
+            "LANG": "C",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+        }
+        argv = ("git", *_GIT_FLAGS, *args)
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(
+                argv, cwd=self.root, env=env, capture_output=True, timeout=600, check=False
+            )
+        except FileNotFoundError as exc:
+            raise SandboxError("git is not installed.", "Install git and try again.") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise SandboxError(f"git {args[0]} hung.", "Check the workspace's disk.") from exc
+        return ExecResult(
+            argv=argv,
+            returncode=proc.returncode,
+            stdout=proc.stdout.decode("utf-8", encoding_errors),
+            stderr=proc.stderr.decode("utf-8", "replace"),
+            duration_s=time.monotonic() - started,
+        )
+
+    def _git_checked(self, *args: str) -> None:
+        res = self._git(*args)
+        if not res.ok:
+            raise SandboxError(
+                f"git {args[0]} failed in {self.root}: {res.stderr.strip()[-500:]}",
+                "Check that git works and the disk is not full.",
+            )
+
+
+def _copy_entry(src_root: Path, dst_root: Path, rel: str) -> None:
+    src, dst = src_root / rel, dst_root / rel
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not src.is_symlink():
+        shutil.copy2(src, dst)
+        return
+    target = os.readlink(src)
+    absolute = Path(os.path.normpath(src.parent / target))
+    if absolute.is_relative_to(src_root):
+        # A link into the project must point into the copy, never back at the user's tree.
+        link = os.path.relpath(dst_root / absolute.relative_to(src_root), dst.parent)
+    else:
+        link = str(absolute)  # outside the project: keep pointing at the same place
+    os.symlink(link, dst)
+
+
+def _limiter(limits: Limits) -> Callable[[], None]:
+    pairs = [
+        (resource.RLIMIT_AS, limits.memory_bytes),
+        (resource.RLIMIT_DATA, limits.memory_bytes),
+        (resource.RLIMIT_NPROC, limits.processes),
+        (resource.RLIMIT_FSIZE, limits.file_bytes),
+        (resource.RLIMIT_CORE, limits.core_bytes),
+    ]
+
+    def apply() -> None:  # runs in the child between fork and exec: keep it tiny
+        for res, value in pairs:
+            if value is None:
+                continue
+            _, hard = resource.getrlimit(res)
+            v = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            # A limit we cannot set must not stop the command.
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(res, (v, v))
+
+    return apply
+
+
+def _wait_no_reap(pid: int, timeout_s: float) -> bool:
+    """Wait for ``pid`` to exit without reaping it (so its pgid stays ours); True if it did."""
+    deadline = time.monotonic() + max(timeout_s, 0.0)
+    delay = 0.0005
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.05)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    if not path.exists():
+        return
+    # A command may leave read-only folders behind (matters when not root): open them up.
+    for dirpath, dirnames, _ in os.walk(path):
+        for d in dirnames:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(dirpath, d), 0o700)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class _TailReader:
+    """Drain a pipe in a thread, keeping only the last ``OUTPUT_CAP`` bytes."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self._pipe = pipe
+        self._buf = bytearray()
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        fd = self._pipe.fileno()
+        try:
+            while chunk := os.read(fd, 65536):
+                self._buf += chunk
+                if len(self._buf) > 2 * OUTPUT_CAP:
+                    cut = len(self._buf) - OUTPUT_CAP
+                    self._dropped += cut
+                    del self._buf[:cut]
+        except OSError:
+            pass
+        finally:
+            self._pipe.close()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def text(self) -> str:
+        data = bytes(self._buf)
+        dropped = self._dropped
+        if len(data) > OUTPUT_CAP:
+            dropped += len(data) - OUTPUT_CAP
+            data = data[-OUTPUT_CAP:]
+        head = f"[... {dropped} bytes dropped ...]\n" if dropped else ""
+        return head + data.decode("utf-8", "replace")
+
+
+if TYPE_CHECKING:  # mypy proves that a LocalSandbox is a core.Sandbox
+
+    def _is_a_sandbox(box: LocalSandbox) -> Sandbox:
+        return box
