@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from perfsmith import __version__
 from perfsmith.errors import ConfigError, PerfsmithError
@@ -45,9 +46,9 @@ def _main(
 
 
 def _fail(exc: PerfsmithError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc.message}")
+    err.print(f"[bold red]error:[/] {escape(exc.message)}")
     if exc.hint:
-        err.print(f"[yellow]what to do:[/] {exc.hint}")
+        err.print(f"[yellow]what to do:[/] {escape(exc.hint)}")
     return typer.Exit(exc.exit_code)
 
 

@@ -59,7 +59,7 @@ class BudgetConfig(_Strict):
 class TimingSettings(_Strict):
     """How candidates are timed (see DESIGN.md section 5)."""
 
-    rounds: int = Field(6, ge=2, description="interleaved worker processes per side")
+    rounds: int = Field(6, ge=4, description="interleaved worker processes per side")
     values: int = Field(3, ge=1, description="timed values per worker process")
     warmups: int = Field(1, ge=0, description="discarded values per worker process")
     min_time_s: float = Field(0.05, gt=0, description="calibrated duration of one value")
@@ -155,10 +155,11 @@ def parse_duration(text: str) -> float:
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``; ``None`` in ``over`` (an unset flag) changes nothing."""
     out = dict(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
+        if isinstance(v, dict):
+            out[k] = _deep_merge(out[k] if isinstance(out.get(k), dict) else {}, v)
         elif v is not None:
             out[k] = v
     return out
@@ -229,6 +230,11 @@ def resolve(
 
 
 def _check_workload(repo: Path, cfg: RunConfig) -> None:
+    if not any((repo / p).suffix == ".py" for p in _iter_some(repo)):
+        raise RepoError(
+            f"{repo} holds no Python files.",
+            "perfsmith optimizes Python projects; point it at the project's root folder.",
+        )
     if cfg.workload and cfg.workload_cmd:
         raise ConfigError(
             "Both a workload file and a workload command are set.", "Keep one of the two."
@@ -252,11 +258,6 @@ def _check_workload(repo: Path, cfg: RunConfig) -> None:
                 "Create it (a Python file defining workload() and optionally setup()), "
                 "or fix --workload / [tool.perfsmith].workload.",
             )
-    if not any((repo / p).suffix == ".py" for p in _iter_some(repo)):
-        raise RepoError(
-            f"{repo} holds no Python files.",
-            "perfsmith optimizes Python projects; point it at the project's root folder.",
-        )
 
 
 def _iter_some(repo: Path, limit: int = 5000) -> list[Path]:

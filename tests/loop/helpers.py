@@ -19,7 +19,7 @@ from perfsmith.loop.driver import OptimizeRequest, run_optimize
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tinyrepo"
 
-FAST_TIMING = {"rounds": 3, "values": 2, "warmups": 0, "min_time_s": 0.02}
+FAST_TIMING = {"rounds": 4, "values": 2, "warmups": 0, "min_time_s": 0.02}
 
 # Edits against tests/fixtures/tinyrepo/tiny/core.py.
 HALF_PAUSE = """Halve the pause.

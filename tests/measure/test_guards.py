@@ -13,7 +13,9 @@ def _patch(path: str, minus: str = "x = 1", plus: str = "x = 2") -> str:
     )
 
 
-NEW_FILE = "diff --git a/pkg/new.py b/pkg/new.py\n--- /dev/null\n+++ b/pkg/new.py\n@@ -0,0 +1 @@\n+y = 3\n"
+NEW_FILE = (
+    "diff --git a/pkg/new.py b/pkg/new.py\n--- /dev/null\n+++ b/pkg/new.py\n@@ -0,0 +1 @@\n+y = 3\n"
+)
 
 
 def test_patch_paths_lists_each_file_once() -> None:

@@ -11,7 +11,7 @@ from rich.console import Console
 from perfsmith.agents.coder import LLMCoder
 from perfsmith.agents.judge import LLMJudge
 from perfsmith.config import RunConfig, load_saved, resolve
-from perfsmith.errors import ConfigError, PerfsmithError
+from perfsmith.errors import ConfigError, ModelError, PerfsmithError
 from perfsmith.loop import graph
 from perfsmith.loop.progress import Progress
 from perfsmith.loop.report import speedup_text
@@ -103,6 +103,10 @@ def run_optimize(req: OptimizeRequest, *, console: Console, clock: Any = None) -
         run_dir.mkdir(parents=True)
         atomic_write(run_dir / "config.yaml", cfg.dump_yaml())
     coder_model, judge_model = _models(cfg, state)
+    for m in (coder_model, judge_model):
+        check = getattr(m, "check_environment", None)
+        if check is not None:
+            check()  # a missing key fails now, not after minutes of baseline work
     progress = Progress(console, quiet=req.quiet, budget=None)
     rt = Runtime(
         config=cfg,
@@ -130,7 +134,8 @@ def run_optimize(req: OptimizeRequest, *, console: Console, clock: Any = None) -
         return EXIT_INTERRUPTED
     except PerfsmithError as exc:
         LocalSandbox.kill_all()
-        _mark(run_dir, "error", exc.message)
+        _mark(run_dir, "model_error" if isinstance(exc, ModelError) else "error", exc.message)
+        console.print(f"The run folder {run_dir} keeps what was done so far.")
         raise
     finally:
         rt.close()

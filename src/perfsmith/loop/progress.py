@@ -54,7 +54,7 @@ class Progress:
         if self.quiet:
             return
         if kind == "setup":
-            self.console.print(f"  workspace {event['workspace']}", style="dim")
+            self.console.print(f"  workspace {event['workspace']}", style="dim", markup=False)
         elif kind == "baseline_start":
             self.console.print("  baseline: running tests, timing and profiling…", style="dim")
         elif kind == "baseline":
@@ -86,7 +86,7 @@ class Progress:
             f"  step {e['index']}: [{style}]{e['status']}[/]{num}{kept}{best} · ${self.cost:.4f}"
         )
         if e["status"] not in ("faster",):
-            self.console.print(f"      {e['reason'][:300]}", style="dim")
+            self.console.print(f"      {e['reason'][:300]}", style="dim", markup=False)
 
     def summary(self, result: LoopState, run_dir: Path) -> int:
         status = result.get("exit_status") or "completed"

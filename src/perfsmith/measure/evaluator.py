@@ -117,7 +117,7 @@ class PipelineEvaluator:
                     "Run the workload by hand (python -c 'import runpy; "
                     'runpy.run_path(FILE)["workload"]()\') and fix it first.',
                 ) from exc
-        aa = self._time(self.base, out_dir, rounds=2)
+        aa = self._time(self.base, out_dir, rounds=4)
         samples = aa.comparison.baseline_s
         prof = None
         if self.task.workload.file:
