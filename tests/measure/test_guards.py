@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from perfsmith.config import DEFAULT_PROTECTED
-from perfsmith.measure.guards import check_patch, is_noop, is_protected, patch_paths, smells
+from perfsmith.measure.guards import check_patch, is_noop, is_protected, smells
 
 
 def _patch(path: str, minus: str = "x = 1", plus: str = "x = 2") -> str:
@@ -18,13 +18,18 @@ NEW_FILE = (
 )
 
 
-def test_patch_paths_lists_each_file_once() -> None:
-    text = _patch("pkg/a.py") + _patch("pkg/b.py") + _patch("pkg/a.py")
-    assert patch_paths(text) == ("pkg/a.py", "pkg/b.py")
+def test_check_patch_sees_new_files() -> None:
+    assert check_patch(NEW_FILE, DEFAULT_PROTECTED) is None
+    assert check_patch(NEW_FILE.replace("pkg/new.py", "conftest.py"), DEFAULT_PROTECTED)
 
 
-def test_patch_paths_new_file_ignores_dev_null() -> None:
-    assert patch_paths(NEW_FILE) == ("pkg/new.py",)
+def test_check_patch_sees_binary_patches_without_file_headers() -> None:
+    patch = (
+        "diff --git a/tests/data.bin b/tests/data.bin\nindex 1234567..89abcde 100644\n"
+        "GIT binary patch\nliteral 1\nIcmZpc00000\n\n"
+    )
+    finding = check_patch(patch, DEFAULT_PROTECTED)
+    assert finding is not None and "tests/data.bin" in finding.reason
 
 
 @pytest.mark.parametrize(

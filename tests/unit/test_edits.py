@@ -13,9 +13,8 @@ from perfsmith.agents.edits import (
     ParsedAnswer,
     apply_blocks,
     parse_blocks,
-    touched_paths,
-    unified_diff,
 )
+from perfsmith.diffs import touched_paths, unified_diff
 from perfsmith.errors import FormatError
 
 MOD = (

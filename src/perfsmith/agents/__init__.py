@@ -12,10 +12,9 @@ from perfsmith.agents.edits import (
     ParsedAnswer,
     apply_blocks,
     parse_blocks,
-    touched_paths,
-    unified_diff,
 )
 from perfsmith.agents.judge import LLMJudge, enforce, parse_verdict
+from perfsmith.diffs import touched_paths, unified_diff
 
 __all__ = [
     "EditBlock",

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from perfsmith.agents.edits import apply_blocks, parse_blocks, unified_diff
+from perfsmith.agents.edits import apply_blocks, parse_blocks
 from perfsmith.core import (
     CoderContext,
     Interval,
@@ -19,6 +19,7 @@ from perfsmith.core import (
     Task,
     Workload,
 )
+from perfsmith.diffs import unified_diff
 from perfsmith.errors import FormatError
 from perfsmith.prompts import render
 

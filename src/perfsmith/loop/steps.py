@@ -28,6 +28,7 @@ from perfsmith.core import (
     Task,
     Verdict,
 )
+from perfsmith.diffs import touched_paths
 from perfsmith.loop.budget import Budget, Spend
 from perfsmith.loop.state import (
     LoopState,
@@ -440,7 +441,7 @@ def _files_after(rt: Runtime, patch: str) -> dict[str, str]:
         if not result.ok:
             return {}
         out = {}
-        for path in guards.patch_paths(patch):
+        for path in touched_paths(patch):
             try:
                 out[path] = scratch.read_file(path)
             except (OSError, UnicodeDecodeError):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perfsmith.core import CandidateStatus, Comparison, Measurement, Profile, Task
+from perfsmith.diffs import touched_paths
 from perfsmith.errors import BaselineError, WorkloadError
 from perfsmith.measure import guards
 from perfsmith.measure.profile import profile_workload
@@ -187,7 +188,7 @@ class PipelineEvaluator:
                     gate="apply",
                     flags=flags,
                 )
-            paths = guards.patch_paths(patch)
+            paths = touched_paths(patch)
             old = {p: self._read(self.base, p) for p in paths}
             new = {p: self._read(cand, p) for p in paths}
             if guards.is_noop(

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-MAX_PATCH_BYTES = 512_000
+from perfsmith.diffs import touched_paths
 
-_DIFF_PATH = re.compile(r"^(?:---|\+\+\+) (?:[ab]/)?(.+?)\s*$")
+MAX_PATCH_BYTES = 512_000
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,6 @@ class GuardFinding:
 
     status: str  # "rejected" or "format_error"
     reason: str
-
-
-def patch_paths(patch: str) -> tuple[str, ...]:
-    """Repository-relative paths a unified diff touches, in order of appearance."""
-    seen: dict[str, None] = {}
-    for line in patch.splitlines():
-        m = _DIFF_PATH.match(line)
-        if m and m.group(1) != "/dev/null":
-            seen.setdefault(m.group(1).split("\t")[0], None)
-    return tuple(seen)
 
 
 def is_protected(path: str, patterns: Iterable[str]) -> bool:
@@ -59,7 +49,7 @@ def check_patch(patch: str, protected: Sequence[str]) -> GuardFinding | None:
         return GuardFinding(
             "rejected", f"the patch is larger than {MAX_PATCH_BYTES // 1000} kB; make smaller edits"
         )
-    paths = patch_paths(patch)
+    paths = touched_paths(patch)
     if not paths:
         return GuardFinding("format_error", "the patch names no file")
     for path in paths:
