@@ -282,3 +282,107 @@ def test_ctrl_c_during_evaluation_then_resume(tmp_path: Path) -> None:
     assert (runs / "cc" / "best.patch").read_text().strip()
     assert tree_hash(repo) == before
     shutil.rmtree(runs)
+
+
+@pytest.mark.slow
+def test_hanging_workload_times_out_with_a_clear_error(tmp_path: Path) -> None:
+    repo = tiny_repo(tmp_path)
+    (repo / "bench" / "workload.py").write_text(
+        "import time\n\ndef workload():\n    time.sleep(600)\n"
+    )
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("timing:\n  timeout_s: 3\n")
+    started = time.monotonic()
+    res = optimize(
+        repo,
+        "--model",
+        f"scripted:{script(tmp_path, [], [])}",
+        "--config",
+        cfg,
+        "--runs-dir",
+        tmp_path / "runs",
+        *FAST,
+    )
+    assert res.returncode == 2
+    assert "timed out" in res.stderr.lower() or "timeout" in res.stderr.lower()
+    assert time.monotonic() - started < 120
+    assert _workspace_processes(str(tmp_path)) == []
+
+
+def _serve(*behaviours: object) -> tuple[object, dict[str, str]]:
+    from tests.fixtures.openai_server import OpenAIServer
+
+    server = OpenAIServer().start()
+    server.enqueue(*behaviours)
+    env = {
+        "OPENAI_API_KEY": "sk-test-not-a-real-key",
+        "OPENAI_BASE_URL": server.api_base,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    return server, env
+
+
+@pytest.mark.slow
+def test_real_litellm_adapter_over_http_end_to_end(tmp_path: Path) -> None:
+    from tests.fixtures.openai_server import reply
+
+    repo = tiny_repo(tmp_path)
+    server, env = _serve(
+        reply(HALF_PAUSE, prompt_tokens=900, completion_tokens=120),
+        reply(judge("stop"), prompt_tokens=700, completion_tokens=40),
+    )
+    try:
+        res = optimize(
+            repo,
+            "--model",
+            "openai/gpt-4o-mini",
+            "--runs-dir",
+            tmp_path / "runs",
+            "--run-id",
+            "http",
+            *FAST,
+            env=env,
+        )
+    finally:
+        server.stop()  # type: ignore[attr-defined]
+    assert res.returncode == 0, res.stderr
+    traj = json.loads((tmp_path / "runs" / "http" / "trajectory.json").read_text())
+    assert [s["status"] for s in traj["steps"]] == ["faster"]
+    assert traj["info"]["totals"]["tokens"] == 900 + 120 + 700 + 40
+    assert traj["info"]["totals"]["cost_usd"] > 0
+    assert len(server.completion_requests()) == 2  # type: ignore[attr-defined]
+    saved = "".join(
+        p.read_text()
+        for p in (tmp_path / "runs" / "http").rglob("*")
+        if p.is_file() and p.suffix in (".json", ".yaml", ".md")
+    )
+    assert "sk-test-not-a-real-key" not in saved
+
+
+@pytest.mark.slow
+def test_rejected_key_stops_with_a_clear_error_and_saves_the_run(tmp_path: Path) -> None:
+    from tests.fixtures.openai_server import unauthorized
+
+    repo = tiny_repo(tmp_path)
+    server, env = _serve(unauthorized())
+    try:
+        res = optimize(
+            repo,
+            "--model",
+            "openai/gpt-4o-mini",
+            "--runs-dir",
+            tmp_path / "runs",
+            "--run-id",
+            "k",
+            *FAST,
+            env=env,
+        )
+    finally:
+        server.stop()  # type: ignore[attr-defined]
+    assert res.returncode == 3
+    assert "rejected" in res.stderr and "OPENAI_API_KEY" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert len(server.completion_requests()) == 1  # type: ignore[attr-defined]
+    run_json = json.loads((tmp_path / "runs" / "k" / "run.json").read_text())
+    assert run_json["exit_status"] == "model_error"

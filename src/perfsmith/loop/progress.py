@@ -87,6 +87,12 @@ class Progress:
         )
         if e["status"] not in ("faster",):
             self.console.print(f"      {e['reason'][:300]}", style="dim", markup=False)
+        verdict = e.get("verdict") or {}
+        if verdict.get("bottleneck") or verdict.get("overruled"):
+            said = verdict.get("overruled") or verdict["bottleneck"]
+            self.console.print(
+                f"      judge: {verdict['decision']} - {said[:200]}", style="dim", markup=False
+            )
 
     def summary(self, result: LoopState, run_dir: Path) -> int:
         status = result.get("exit_status") or "completed"

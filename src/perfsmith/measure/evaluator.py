@@ -111,6 +111,7 @@ class PipelineEvaluator:
                     self.task.workload.file,
                     pythonpath=self.task.pythonpath,
                     out_path=out_dir / "output.pickle",
+                    timeout_s=self.timing.timeout_s,
                 )
             except WorkloadError as exc:
                 raise WorkloadError(
@@ -128,6 +129,7 @@ class PipelineEvaluator:
                 self.task.workload.file,
                 pythonpath=self.task.pythonpath,
                 out_dir=out_dir,
+                timeout_s=self.timing.timeout_s,
             )
             atomic_write(out_dir / "profile.txt", prof.as_text(limit=20) + "\n")
         ordered = sorted(samples)
@@ -236,6 +238,7 @@ class PipelineEvaluator:
                         task.workload.file,
                         pythonpath=task.pythonpath,
                         out_path=out_dir / "output.pickle",
+                        timeout_s=self.timing.timeout_s,
                     )
                 except WorkloadError as exc:
                     return Measurement(
@@ -287,6 +290,7 @@ class PipelineEvaluator:
                     task.workload.file,
                     pythonpath=task.pythonpath,
                     out_dir=out_dir,
+                    timeout_s=self.timing.timeout_s,
                 )
                 inner += time.monotonic() - t0
                 atomic_write(out_dir / "profile.txt", prof.as_text(limit=20) + "\n")
