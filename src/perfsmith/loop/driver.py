@@ -15,8 +15,8 @@ from perfsmith.errors import ConfigError, ModelError, PerfsmithError
 from perfsmith.loop import graph
 from perfsmith.loop.progress import Progress
 from perfsmith.loop.report import speedup_text
+from perfsmith.loop.runtime import Runtime
 from perfsmith.loop.state import LoopState
-from perfsmith.loop.steps import Runtime
 from perfsmith.measure.hardware import fingerprint
 from perfsmith.models import make_model
 from perfsmith.sandbox.local import LocalSandbox

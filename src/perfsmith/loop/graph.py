@@ -18,8 +18,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 from perfsmith.loop import steps
+from perfsmith.loop.runtime import Runtime
 from perfsmith.loop.state import LoopState, initial_state
-from perfsmith.loop.steps import Runtime
 
 CHECKPOINTS = "checkpoints.sqlite"
 Step = Callable[[Runtime, LoopState], LoopState]

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from perfsmith.trajectory import atomic_write
 
 if TYPE_CHECKING:
+    from perfsmith.loop.runtime import Runtime
     from perfsmith.loop.state import LoopState
-    from perfsmith.loop.steps import Runtime
 
 EXIT_TEXT = {
     "completed": "the Judge ended the run",

@@ -6,30 +6,22 @@ state update. ``loop/graph.py`` wires them into a LangGraph StateGraph.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfsmith import __version__
 from perfsmith.agents.judge import enforce
-from perfsmith.config import RunConfig
 from perfsmith.core import (
-    Coder,
     CoderContext,
     Interval,
-    Judge,
     JudgeContext,
     Measurement,
     Proposal,
-    Task,
+    Reply,
     Verdict,
 )
 from perfsmith.diffs import touched_paths
-from perfsmith.loop.budget import Budget, Spend
+from perfsmith.loop.budget import Spend
+from perfsmith.loop.runtime import Runtime, best_public
 from perfsmith.loop.state import (
     LoopState,
     measurement_from_dict,
@@ -37,175 +29,12 @@ from perfsmith.loop.state import (
     profile_from_dict,
     profile_to_dict,
 )
-from perfsmith.measure import guards
-from perfsmith.measure.evaluator import Baseline, PipelineEvaluator
-from perfsmith.measure.timing import TimingConfig
-from perfsmith.sandbox.local import LocalSandbox
-from perfsmith.trajectory import atomic_write, save_trajectory, step_dir, write_json
-
-Event = dict[str, Any]
+from perfsmith.measure.evaluator import Baseline
+from perfsmith.trajectory import atomic_write, step_dir
 
 # Statuses decided before any test or timing ran: the harness explains them itself and
 # the Judge is not asked (it would only cost money).
 HARNESS_ONLY = ("format_error", "rejected", "noop", "apply_failed")
-MAX_EDITABLE_FILES = 400
-
-
-@dataclass
-class Runtime:
-    """Resources of one run: never checkpointed, rebuilt on resume."""
-
-    config: RunConfig
-    run_dir: Path
-    coder: Coder
-    judge: Judge
-    coder_model: str
-    judge_model: str
-    fingerprint: dict[str, Any]
-    clock: Callable[[], float] = time.monotonic
-    emit: Callable[[Event], None] = lambda event: None
-    _work: Path | None = None
-    _base: LocalSandbox | None = None
-    _evaluator: PipelineEvaluator | None = None
-    _base_files: dict[str, str] | None = None
-    started: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-
-    @property
-    def task(self) -> Task:
-        return self.config.to_task()
-
-    @property
-    def budget(self) -> Budget:
-        b = self.config.budget
-        return Budget(
-            iterations=b.iterations,
-            evaluations=b.evaluations,
-            tokens=b.tokens,
-            usd=b.usd,
-            time_s=b.time_s,
-            patience=b.patience,
-        )
-
-    def base(self) -> LocalSandbox:
-        """The pristine workspace, created on first use (also after a resume)."""
-        if self._base is None:
-            self._work = Path(tempfile.mkdtemp(prefix="perfsmith-"))
-            self._base = LocalSandbox.create(Path(self.config.repo), self._work, "base")
-        return self._base
-
-    def evaluator(self) -> PipelineEvaluator:
-        if self._evaluator is None:
-            t = self.config.timing
-            self._evaluator = PipelineEvaluator(
-                self.base(),
-                self.task,
-                python=self.config.python,
-                timing=TimingConfig(
-                    rounds=t.rounds,
-                    values=t.values,
-                    warmups=t.warmups,
-                    min_time_s=t.min_time_s,
-                    min_gain=t.min_gain,
-                    timeout_s=t.timeout_s,
-                    confidence=t.confidence,
-                ),
-                test_timeout_s=self.config.test_timeout_s,
-            )
-        return self._evaluator
-
-    def base_files(self) -> dict[str, str]:
-        """Python files the Coder may edit, as they are in the base."""
-        if self._base_files is None:
-            base = self.base()
-            files: dict[str, str] = {}
-            for path in sorted(base.root.rglob("*.py")):
-                rel = path.relative_to(base.root).as_posix()
-                if rel.startswith(".git/") or guards.is_protected(rel, self.task.protected):
-                    continue
-                try:
-                    files[rel] = path.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError):
-                    continue
-                if len(files) >= MAX_EDITABLE_FILES:
-                    break
-            self._base_files = files
-        return self._base_files
-
-    def close(self) -> None:
-        if self._base is not None:
-            self._base.close()
-        if self._work is not None:
-            shutil.rmtree(self._work, ignore_errors=True)
-        self._base = None
-        self._evaluator = None
-        self._work = None
-
-    # ---------------------------------------------------------------- recording
-    def save(self, state: LoopState) -> None:
-        """Write trajectory.json and run.json atomically (after every step)."""
-        save_trajectory(
-            self.run_dir,
-            task=task_dict(self.task),
-            info=self.info(state),
-            steps=list(state.get("steps", [])),
-        )
-        write_json(self.run_dir / "run.json", self.run_json(state))
-
-    def info(self, state: LoopState) -> dict[str, Any]:
-        return {
-            "run_id": state.get("run_id", ""),
-            "perfsmith_version": __version__,
-            "coder_model": self.coder_model,
-            "judge_model": self.judge_model,
-            "fingerprint": self.fingerprint,
-            "exit_status": state.get("exit_status"),
-            "error": state.get("error", ""),
-            "baseline": _baseline_public(state.get("baseline")),
-            "best": _best_public(state.get("best")),
-            "totals": {
-                "iterations": state.get("iteration", 0),
-                "evaluations": state.get("evaluations", 0),
-                "tokens": state.get("tokens", 0),
-                "cost_usd": round(state.get("usd", 0.0), 6),
-                "elapsed_s": round(state.get("elapsed_s", 0.0), 3),
-            },
-        }
-
-    def run_json(self, state: LoopState) -> dict[str, Any]:
-        exit_status = state.get("exit_status")
-        return {
-            "format": "perfsmith.run/1",
-            "run_id": state.get("run_id", ""),
-            "perfsmith_version": __version__,
-            "started": self.started,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) if exit_status else None,
-            "exit_status": exit_status,
-            "repo": self.config.repo,
-            "fingerprint": self.fingerprint,
-        }
-
-
-def task_dict(task: Task) -> dict[str, Any]:
-    return {
-        "name": task.name,
-        "repo": task.repo,
-        "workload": task.workload.file or " ".join(task.workload.command or ()),
-        "tests": list(task.tests),
-        "target": task.target,
-        "protected": list(task.protected),
-    }
-
-
-def _baseline_public(b: dict[str, Any] | None) -> dict[str, Any] | None:
-    if b is None:
-        return None
-    return {k: b[k] for k in ("median_s", "samples", "tests") if k in b}
-
-
-def _best_public(b: dict[str, Any] | None) -> dict[str, Any] | None:
-    if b is None:
-        return None
-    return {k: b[k] for k in ("step", "speedup", "n", "threshold") if k in b}
 
 
 def spend_of(state: LoopState) -> Spend:
@@ -379,7 +208,7 @@ def judge(rt: Runtime, state: LoopState) -> LoopState:
             task=rt.task,
             measurement=m,
             proposal=Proposal(
-                patch=m.patch, rationale=pending.get("rationale", ""), reply=_no_reply()
+                patch=m.patch, rationale=pending.get("rationale", ""), reply=Reply(text="")
             ),
             profile=profile_from_dict(_current_profile(state)),
             history=list(state.get("history", [])),
@@ -425,12 +254,6 @@ def judge(rt: Runtime, state: LoopState) -> LoopState:
         update["exit_status"] = "completed"
     rt.emit({"kind": "step", **record})
     return update
-
-
-def _no_reply() -> Any:
-    from perfsmith.core import Reply
-
-    return Reply(text="")
 
 
 def _files_after(rt: Runtime, patch: str) -> dict[str, str]:
@@ -543,5 +366,5 @@ def finalize(rt: Runtime, state: LoopState) -> LoopState:
         atomic_write(rt.run_dir / "best.patch", best["patch"])
     final = LoopState(**{**state, "exit_status": status})
     write_report(rt.run_dir, rt, final)
-    rt.emit({"kind": "finished", "exit_status": status, "best": _best_public(best)})
+    rt.emit({"kind": "finished", "exit_status": status, "best": best_public(best)})
     return LoopState(exit_status=status)
