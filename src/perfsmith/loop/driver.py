@@ -123,7 +123,9 @@ def run_optimize(req: OptimizeRequest, *, console: Console, clock: Any = None) -
     progress.budget = rt.budget
     progress.start(run_id, run_dir, cfg, resumed=bool(req.resume))
     try:
-        result = graph.resume(rt, run_id) if req.resume else graph.run(rt, run_id)
+        # A run stopped before its first checkpoint has nothing to resume: start it afresh.
+        resumable = req.resume is not None and state is not None
+        result = graph.resume(rt, run_id) if resumable else graph.run(rt, run_id)
     except KeyboardInterrupt:
         LocalSandbox.kill_all()
         _mark(run_dir, "interrupted")
