@@ -7,7 +7,6 @@ no-op, tests, workload output, timing. The Judge only ever sees what this return
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -177,32 +176,25 @@ class PipelineEvaluator:
                 "format_error" if finding.status == "format_error" else "rejected"
             )
             return Measurement(status=status, reason=finding.reason, patch=patch, gate="static")
-        flags = guards.smells(patch)
+        # Filled in gate by gate; each failure returns it with its status, reason and gate.
+        m = Measurement(status="faster", reason="", patch=patch, flags=guards.smells(patch))
         cand = self.base.clone(f"cand-{self._count:03d}")
-        inner = 0.0
         try:
             applied = cand.apply_patch(patch)
             if not applied.ok:
-                return Measurement(
+                why = (applied.stderr or applied.stdout)[-500:]
+                return replace(
+                    m,
                     status="apply_failed",
-                    reason="the patch does not apply: " + (applied.stderr or applied.stdout)[-500:],
-                    patch=patch,
+                    reason=f"the patch does not apply: {why}",
                     gate="apply",
-                    flags=flags,
                 )
-            paths = touched_paths(patch)
-            old = {p: self._read(self.base, p) for p in paths}
-            new = {p: self._read(cand, p) for p in paths}
-            if guards.is_noop(
-                {k: v for k, v in old.items() if v is not None},
-                {k: v for k, v in new.items() if v is not None},
-            ):
-                return Measurement(
+            if self._is_noop(cand, patch):
+                return replace(
+                    m,
                     status="noop",
                     reason="the patch changes only comments, docstrings or formatting",
-                    patch=patch,
                     gate="static",
-                    flags=flags,
                 )
             report = run_tests(
                 cand,
@@ -212,22 +204,18 @@ class PipelineEvaluator:
                 timeout_s=self.test_timeout_s,
                 pythonpath=task.pythonpath,
             )
-            inner += report.duration_s
             g = grade(baseline.expected_tests, report)
+            m = replace(m, grade=g, tests=report, inner_s=report.duration_s)
             if not g.ok:
                 names = list(g.failed) + [f"{t} (missing)" for t in g.missing]
-                shown = ", ".join(names[:8]) + (
-                    f" and {len(names) - 8} more" if len(names) > 8 else ""
-                )
-                return Measurement(
+                more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+                return replace(
+                    m,
                     status="test_failed",
-                    reason=f"{len(names)} test(s) that passed at baseline now fail: {shown}",
-                    patch=patch,
+                    reason=f"{len(names)} test(s) that passed at baseline now fail: "
+                    + ", ".join(names[:8])
+                    + more,
                     gate="tests",
-                    grade=g,
-                    tests=report,
-                    flags=flags,
-                    inner_s=inner,
                 )
             if task.workload.file and baseline.output_digest is not None:
                 t0 = time.monotonic()
@@ -241,48 +229,34 @@ class PipelineEvaluator:
                         timeout_s=self.timing.timeout_s,
                     )
                 except WorkloadError as exc:
-                    return Measurement(
-                        status="workload_error",
-                        reason=exc.message,
-                        patch=patch,
-                        gate="output",
-                        grade=g,
-                        tests=report,
-                        flags=flags,
-                        inner_s=inner,
-                    )
-                inner += time.monotonic() - t0
+                    return replace(m, status="workload_error", reason=exc.message, gate="output")
+                m = replace(m, inner_s=m.inner_s + time.monotonic() - t0)
                 if digest != baseline.output_digest:
-                    return Measurement(
+                    return replace(
+                        m,
                         status="incorrect_output",
                         reason="workload() returns a different value than on the baseline",
-                        patch=patch,
                         gate="output",
-                        grade=g,
-                        tests=report,
-                        flags=flags,
-                        inner_s=inner,
                     )
             try:
                 timing = self._time(cand, out_dir)
             except WorkloadError as exc:
-                return Measurement(
-                    status="workload_error",
-                    reason=exc.message,
-                    patch=patch,
-                    gate="timing",
-                    grade=g,
-                    tests=report,
-                    flags=flags,
-                    inner_s=inner,
-                )
-            inner += timing.inner_s
+                return replace(m, status="workload_error", reason=exc.message, gate="timing")
             comp = timing.comparison
             status, reason = _verdict(comp)
+            m = replace(
+                m,
+                status=status,
+                reason=reason,
+                gate="" if status == "faster" else "timing",
+                comparison=comp,
+                artifacts=dict(timing.files),
+                inner_s=m.inner_s + timing.inner_s,
+            )
             if comp.speedup.estimate > PLAUSIBLE_GAIN:
-                flags = (*flags, "implausible_gain")
-            prof = None
+                m = replace(m, flags=(*m.flags, "implausible_gain"))
             if status == "faster" and task.workload.file:
+                # The kept candidate's profile is what the Coder reads next.
                 t0 = time.monotonic()
                 prof = profile_workload(
                     cand,
@@ -292,23 +266,22 @@ class PipelineEvaluator:
                     out_dir=out_dir,
                     timeout_s=self.timing.timeout_s,
                 )
-                inner += time.monotonic() - t0
                 atomic_write(out_dir / "profile.txt", prof.as_text(limit=20) + "\n")
-            return Measurement(
-                status=status,
-                reason=reason,
-                patch=patch,
-                gate="timing" if status != "faster" else "",
-                grade=g,
-                tests=report,
-                comparison=comp,
-                profile=prof,
-                flags=flags,
-                artifacts=dict(timing.files),
-                inner_s=inner,
-            )
+                m = replace(m, profile=prof, inner_s=m.inner_s + time.monotonic() - t0)
+            return m
         finally:
             cand.close()
+
+    def _is_noop(self, cand: LocalSandbox, patch: str) -> bool:
+        old: dict[str, str] = {}
+        new: dict[str, str] = {}
+        for path in touched_paths(patch):
+            before, after = self._read(self.base, path), self._read(cand, path)
+            if before is not None:
+                old[path] = before
+            if after is not None:
+                new[path] = after
+        return guards.is_noop(old, new)
 
     @staticmethod
     def _read(sb: LocalSandbox, path: str) -> str | None:
@@ -328,13 +301,3 @@ def _verdict(comp: Comparison) -> tuple[CandidateStatus, str]:
     return "not_significant", (
         f"not significant: {text}; the interval's low end must exceed {comp.threshold:.2f}"
     )
-
-
-def file_contents(sb: LocalSandbox, paths: Mapping[str, object]) -> dict[str, str]:
-    """Contents of ``paths`` in ``sb``, skipping files that are not text."""
-    out = {}
-    for p in paths:
-        text = PipelineEvaluator._read(sb, p)
-        if text is not None:
-            out[p] = text
-    return out
