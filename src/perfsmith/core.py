@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
@@ -119,6 +120,25 @@ class Sandbox(Protocol):
     def write_file(self, path: str, content: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Workspace(Protocol):
+    """What measurement needs from a sandbox: host paths of its workspace and of a private
+    folder outside it (for reports the candidate cannot reach), and a way to run things."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def private(self) -> Path: ...
+
+    def exec(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout_s: float,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult: ...
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfsmith.core import HotSpot, Profile
-from perfsmith.measure.timing import WORKER_NAME, WorkerSandbox, worker_files, workload_path
+from perfsmith.core import HotSpot, Profile, Workspace
+from perfsmith.measure.timing import WORKER_NAME, worker_files, workload_path
 
 __all__ = ["function_source", "profile_workload"]
 
@@ -105,7 +105,7 @@ def _builtin_label(entry: _Entry) -> str:
 
 
 def profile_workload(
-    sandbox: WorkerSandbox,
+    sandbox: Workspace,
     python: str,
     workload_file: str | Path,
     *,
@@ -163,7 +163,7 @@ def profile_workload(
 
 
 def _hotspots(
-    entries: list[_Entry], sandbox: WorkerSandbox, total: float, top: int
+    entries: list[_Entry], sandbox: Workspace, total: float, top: int
 ) -> tuple[HotSpot, ...]:
     roots = (sandbox.root, sandbox.root.resolve())
     worker = str(sandbox.private / WORKER_NAME)

@@ -28,9 +28,8 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Protocol
 
-from perfsmith.core import ExecResult, Grade, Outcome, TestReport
+from perfsmith.core import ExecResult, Grade, Outcome, TestReport, Workspace
 from perfsmith.errors import ConfigError
 
 TAIL_CHARS = 4000
@@ -41,20 +40,6 @@ XFAIL_STRICT_MESSAGE = "xfail-marked test passes unexpectedly"
 _RANK: dict[Outcome, int] = {
     "error": 5, "failed": 4, "xpassed": 3, "xfailed": 2, "skipped": 1, "passed": 0,
 }  # fmt: skip
-
-
-class Workspace(Protocol):
-    """What ``run_tests`` needs from a sandbox: where the code is and how to run things."""
-
-    root: Path
-
-    def exec(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout_s: float,
-        env: Mapping[str, str] | None = None,
-    ) -> ExecResult: ...
 
 
 def pytest_argv(

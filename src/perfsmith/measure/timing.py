@@ -19,18 +19,17 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import pyperf
 
-from perfsmith.core import Comparison, ExecResult
+from perfsmith.core import Comparison, ExecResult, Workspace
 from perfsmith.errors import ConfigError, WorkloadError
 from perfsmith.measure import stats
 
 __all__ = [
     "TimingConfig",
     "TimingResult",
-    "WorkerSandbox",
     "calibrate",
     "check_output",
     "run_worker",
@@ -42,24 +41,6 @@ Side = Literal["baseline", "candidate"]
 WORKER_SOURCE = Path(__file__).with_name("_worker.py")
 WORKER_NAME = "perfsmith_worker.py"
 _TAIL_CHARS = 2000
-
-
-class WorkerSandbox(Protocol):
-    """What the measurement code needs from a sandbox."""
-
-    @property
-    def root(self) -> Path: ...
-
-    @property
-    def private(self) -> Path: ...
-
-    def exec(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout_s: float,
-        env: Mapping[str, str] | None = None,
-    ) -> ExecResult: ...
 
 
 @dataclass(frozen=True)
@@ -161,7 +142,7 @@ def worker_failure(side: str, what: str, res: ExecResult, timeout_s: float) -> W
     )
 
 
-def _worker_script(sandbox: WorkerSandbox) -> Path:
+def _worker_script(sandbox: Workspace) -> Path:
     """Copy the worker script into the sandbox's private folder (once)."""
     target = sandbox.private / WORKER_NAME
     source = WORKER_SOURCE.read_bytes()
@@ -171,14 +152,14 @@ def _worker_script(sandbox: WorkerSandbox) -> Path:
     return target
 
 
-def workload_path(sandbox: WorkerSandbox, workload_file: str | Path) -> Path:
+def workload_path(sandbox: Workspace, workload_file: str | Path) -> Path:
     """Return the workload file as an absolute path inside the sandbox."""
     path = Path(workload_file)
     return path if path.is_absolute() else sandbox.root / path
 
 
 def run_worker(
-    sandbox: WorkerSandbox,
+    sandbox: Workspace,
     python: str,
     workload_file: str | Path,
     *,
@@ -221,7 +202,7 @@ def early_exit(side: str, what: str, res: ExecResult) -> WorkloadError:
 
 
 def worker_files(
-    sandbox: WorkerSandbox,
+    sandbox: Workspace,
     python: str,
     workload_file: str | Path,
     *,
@@ -268,7 +249,7 @@ def worker_files(
 
 
 def calibrate(
-    sandbox: WorkerSandbox,
+    sandbox: Workspace,
     python: str,
     workload_file: str | Path,
     *,
@@ -291,7 +272,7 @@ def calibrate(
 
 
 def _calibrate(
-    sandbox: WorkerSandbox,
+    sandbox: Workspace,
     python: str,
     workload_file: str | Path,
     pythonpath: Sequence[str],
@@ -349,8 +330,8 @@ def _comparison(
 
 
 def time_interleaved(
-    base: WorkerSandbox,
-    cand: WorkerSandbox,
+    base: Workspace,
+    cand: Workspace,
     python: str,
     workload_file: str | Path,
     *,
@@ -388,7 +369,7 @@ def time_interleaved(
     inner = 0.0
     if loops is None:
         loops, inner = _calibrate(base, python, workload_file, pythonpath, out_dir, cfg)
-    sandboxes: dict[Side, WorkerSandbox] = {"baseline": base, "candidate": cand}
+    sandboxes: dict[Side, Workspace] = {"baseline": base, "candidate": cand}
     benches: dict[Side, list[Any]] = {"baseline": [], "candidate": []}
     runs: dict[Side, list[list[float]]] = {"baseline": [], "candidate": []}
     args = ["--worker", "--quiet", "--loops", str(loops), "--values", str(cfg.values)]
@@ -410,8 +391,8 @@ def time_interleaved(
 
 
 def time_command(
-    base: WorkerSandbox,
-    cand: WorkerSandbox,
+    base: Workspace,
+    cand: Workspace,
     argv: Sequence[str],
     *,
     config: TimingConfig | None = None,
@@ -439,7 +420,7 @@ def time_command(
     """
     cfg = config or TimingConfig()
     out_dir.mkdir(parents=True, exist_ok=True)
-    sandboxes: dict[Side, WorkerSandbox] = {"baseline": base, "candidate": cand}
+    sandboxes: dict[Side, Workspace] = {"baseline": base, "candidate": cand}
     warm: dict[Side, float] = {}
     runs: dict[Side, list[list[float]]] = {"baseline": [], "candidate": []}
     inner = 0.0
@@ -470,7 +451,7 @@ def time_command(
 
 
 def check_output(
-    sandbox: WorkerSandbox,
+    sandbox: Workspace,
     python: str,
     workload_file: str | Path,
     *,
