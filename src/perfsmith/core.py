@@ -13,8 +13,18 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
-Target = Literal["latency"]
-"""Metric that decides whether a candidate is faster (more arrive with later work)."""
+Target = Literal["latency", "throughput", "memory", "instructions", "energy"]
+"""Metric that decides whether a candidate is better; the others are reported beside it."""
+
+MetricName = Literal[
+    "latency",  # steady-state seconds per workload() call (pyperf workers)
+    "cpu_time",  # CPU seconds per call in the same workers
+    "cold_latency",  # one call per fresh process
+    "throughput",  # calls per second (the inverse of latency)
+    "peak_memory",  # peak bytes allocated during a call
+    "instructions",  # instructions per call (callgrind; deterministic)
+    "energy",  # joules per call (RAPL or NVML), where readable
+]
 
 Outcome = Literal["passed", "failed", "error", "skipped", "xfailed", "xpassed"]
 
@@ -29,6 +39,7 @@ CandidateStatus = Literal[
     "rejected",  # a static guard refused it (protected path, size, outside repo)
     "noop",  # the patch changes nothing that runs
     "format_error",  # the model's answer could not be turned into a patch
+    "quarantined",  # implausible or cache-like gain that extra checks did not clear
 ]
 
 Decision = Literal["keep", "discard", "stop"]
@@ -211,8 +222,24 @@ class Comparison:
     speedup: Interval  # baseline median / candidate median
     threshold: float  # the interval's low end must exceed this to count as faster
     significant: bool  # speedup.low > threshold
-    slower: bool  # speedup.high < 1
+    slower: bool  # speedup.high < 1 / threshold
     processes: int  # worker processes per side
+    p_value: float = 1.0  # two-sided Mann-Whitney U test of the two sample sets
+    decided: bool = True  # False when sampling stopped at its cap before the answer was clear
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric measured on baseline and candidate; ``speedup`` > 1 means better."""
+
+    name: MetricName
+    unit: str
+    baseline: float  # median per call, in ``unit``
+    candidate: float
+    speedup: Interval | None  # baseline / candidate (inverse for throughput), None if n/a
+    n: int  # samples (processes) per side
+    available: bool = True
+    note: str = ""  # why unavailable, or how it was measured
 
 
 @dataclass(frozen=True)
@@ -253,10 +280,12 @@ class Measurement:
     reason: str  # one line a person (or the Coder) can act on
     patch: str
     gate: str = ""  # the gate that decided a failure: parse, static, apply, tests, output, timing
+    code: str = ""  # machine-readable reason, e.g. protected_path, variant_mismatch, cache_suspected
     grade: Grade | None = None
     tests: TestReport | None = None
     comparison: Comparison | None = None
     profile: Profile | None = None
+    metrics: tuple[MetricResult, ...] = ()  # every metric measured, the deciding one first
     flags: tuple[str, ...] = ()
     artifacts: Mapping[str, str] = field(default_factory=dict)  # name -> path
     duration_s: float = 0.0

@@ -15,6 +15,7 @@ from perfsmith.core import (
     HotSpot,
     Interval,
     Measurement,
+    MetricResult,
     Profile,
     TestReport,
 )
@@ -85,6 +86,11 @@ def measurement_to_dict(m: Measurement) -> dict[str, Any]:
     return d
 
 
+def _metric_from_dict(d: dict[str, Any]) -> MetricResult:
+    sp = d.get("speedup")
+    return MetricResult(**{**d, "speedup": None if sp is None else Interval(**sp)})
+
+
 def measurement_from_dict(d: dict[str, Any]) -> Measurement:
     grade = d.get("grade")
     tests = d.get("tests")
@@ -108,8 +114,12 @@ def measurement_from_dict(d: dict[str, Any]) -> Measurement:
             significant=comp["significant"],
             slower=comp["slower"],
             processes=comp["processes"],
+            p_value=comp.get("p_value", 1.0),
+            decided=comp.get("decided", True),
         ),
         profile=profile_from_dict(d.get("profile")),
+        metrics=tuple(_metric_from_dict(x) for x in d.get("metrics", ())),
+        code=d.get("code", ""),
         flags=tuple(d.get("flags", ())),
         artifacts=dict(d.get("artifacts", {})),
         duration_s=d.get("duration_s", 0.0),
