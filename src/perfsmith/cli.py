@@ -187,6 +187,83 @@ def optimize_cmd(
     raise typer.Exit(code)
 
 
+@app.command("measure")
+def measure_cmd(
+    repo: Annotated[Path, typer.Argument(help="The repository (never modified).")],
+    patch: Annotated[
+        Path, typer.Option(help="The patch to judge (unified diff, as from git diff).")
+    ],
+    workload: Annotated[
+        str | None, typer.Option(help="Python file defining workload() and optionally setup().")
+    ] = None,
+    workload_cmd: Annotated[str | None, typer.Option(help="A command to time instead.")] = None,
+    tests: Annotated[
+        list[str] | None, typer.Option("--tests", help="pytest selection (repeatable).")
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Metric that decides: latency, throughput, memory, instructions, energy."
+        ),
+    ] = None,
+    min_gain: Annotated[
+        float | None, typer.Option(help="Faster means the interval's low end exceeds 1 + this.")
+    ] = None,
+    python: Annotated[str | None, typer.Option(help="Interpreter for tests and workload.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file with config keys.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the raw data (default: a new runs/ folder).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Judge one patch: correctness, every metric with its interval and n, guard flags, and
+    one verdict (faster, not_significant, slower, incorrect, rejected, noop, quarantined).
+
+    Example: perfsmith measure . --patch pr.diff --workload bench/workload.py --json
+    """
+    import json
+
+    from perfsmith.config import resolve
+    from perfsmith.measure.standalone import measure_patch, report_json, report_text
+    from perfsmith.sandbox.local import LocalSandbox
+    from perfsmith.trajectory import new_run_id, write_json
+
+    try:
+        cfg = resolve(
+            repo,
+            overrides={
+                "workload": workload,
+                "workload_cmd": workload_cmd,
+                "tests": tests or None,
+                "target": target,
+                "python": python,
+                "timing": {"min_gain": min_gain},
+            },
+            config_file=config,
+        )
+        try:
+            text = patch.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot read the patch {patch}: {exc.strerror}.",
+                "Pass a unified diff file, e.g. `git diff > change.diff`.",
+            ) from exc
+        out_dir = out or Path("runs") / f"measure-{new_run_id()}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        say = (lambda line: None) if as_json else (lambda line: err.print(line, style="dim"))
+        try:
+            report = measure_patch(cfg, text, out_dir, emit=say)
+        except KeyboardInterrupt:
+            LocalSandbox.kill_all()
+            err.print("Interrupted; nothing was changed.")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    except PerfsmithError as exc:
+        raise _fail(exc) from None
+    doc = report_json(report)
+    write_json(out_dir / "verdict.json", doc)
+    typer.echo(json.dumps(doc, indent=2) if as_json else report_text(report))
+
+
 def main() -> None:
     """Entry point of the ``perfsmith`` script."""
     _install_sigterm()

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from perfsmith.core import Task, Workload
+from perfsmith.core import Target, Task, Workload
 from perfsmith.errors import ConfigError, RepoError
 
 # Paths a candidate may never touch: the referee's own material. Globs match the
@@ -66,6 +66,20 @@ class TimingSettings(_Strict):
     min_gain: float = Field(0.05, ge=0, description="faster means CI low > 1 + min_gain")
     confidence: float = Field(0.95, gt=0.5, lt=1)
     timeout_s: float = Field(300, gt=0, description="limit for one worker process")
+    max_rounds: int = Field(30, ge=4, description="adaptive sampling stops here at the latest")
+    step_rounds: int = Field(2, ge=1, description="rounds added while the answer is unclear")
+    time_cap_s: float = Field(120, gt=0, description="worker seconds one comparison may use")
+
+
+class CheckSettings(_Strict):
+    """Correctness and plausibility checks beyond the tests (DESIGN.md section 4)."""
+
+    hidden_variants: int = Field(2, ge=0, description="extra PERFSMITH_SEED runs compared")
+    rel_tol: float = Field(0.0, ge=0, description="relative tolerance for floats in outputs")
+    abs_tol: float = Field(0.0, ge=0, description="absolute tolerance for floats in outputs")
+    cold_processes: int = Field(5, ge=2, description="fresh one-call processes per side")
+    quarantine_gain: float = Field(10.0, gt=1, description="gains above this get extra checks")
+    quarantine_variants: int = Field(3, ge=1, description="extra variants for quarantine")
 
 
 class RunConfig(_Strict):
@@ -75,7 +89,7 @@ class RunConfig(_Strict):
     workload: str | None = None
     workload_cmd: str | None = None
     tests: list[str] = Field(default_factory=list)
-    target: Literal["latency"] = "latency"
+    target: Target = "latency"
     protected: list[str] = Field(default_factory=list)
     pythonpath: list[str] = Field(default_factory=list)
     model: str = ""
@@ -83,6 +97,7 @@ class RunConfig(_Strict):
     python: str = Field(default_factory=lambda: sys.executable)
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig())
     timing: TimingSettings = Field(default_factory=lambda: TimingSettings())
+    checks: CheckSettings = Field(default_factory=lambda: CheckSettings())
     test_timeout_s: float = Field(600, gt=0)
     max_format_errors: int = Field(3, ge=1)
     sandbox: Literal["local"] = "local"

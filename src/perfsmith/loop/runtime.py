@@ -20,7 +20,6 @@ from perfsmith.loop.budget import Budget
 from perfsmith.loop.state import LoopState
 from perfsmith.measure import guards
 from perfsmith.measure.evaluator import PipelineEvaluator
-from perfsmith.measure.timing import TimingConfig
 from perfsmith.sandbox.local import LocalSandbox
 from perfsmith.trajectory import save_trajectory, write_json
 
@@ -72,22 +71,7 @@ class Runtime:
 
     def evaluator(self) -> PipelineEvaluator:
         if self._evaluator is None:
-            t = self.config.timing
-            self._evaluator = PipelineEvaluator(
-                self.base(),
-                self.task,
-                python=self.config.python,
-                timing=TimingConfig(
-                    rounds=t.rounds,
-                    values=t.values,
-                    warmups=t.warmups,
-                    min_time_s=t.min_time_s,
-                    min_gain=t.min_gain,
-                    timeout_s=t.timeout_s,
-                    confidence=t.confidence,
-                ),
-                test_timeout_s=self.config.test_timeout_s,
-            )
+            self._evaluator = PipelineEvaluator.from_config(self.base(), self.config)
         return self._evaluator
 
     def base_files(self) -> dict[str, str]:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from perfsmith.config import RunConfig
 from perfsmith.core import CandidateStatus, Comparison, Measurement, Profile, Task
 from perfsmith.diffs import touched_paths
 from perfsmith.errors import BaselineError, WorkloadError
@@ -66,6 +67,26 @@ class PipelineEvaluator:
         self.timing = timing
         self.test_timeout_s = test_timeout_s
         self._count = 0
+
+    @classmethod
+    def from_config(cls, base: LocalSandbox, cfg: RunConfig) -> PipelineEvaluator:
+        """The evaluator a run configuration asks for."""
+        t = cfg.timing
+        return cls(
+            base,
+            cfg.to_task(),
+            python=cfg.python,
+            timing=TimingConfig(
+                rounds=t.rounds,
+                values=t.values,
+                warmups=t.warmups,
+                min_time_s=t.min_time_s,
+                min_gain=t.min_gain,
+                timeout_s=t.timeout_s,
+                confidence=t.confidence,
+            ),
+            test_timeout_s=cfg.test_timeout_s,
+        )
 
     # ------------------------------------------------------------------ baseline
     def establish_baseline(self, out_dir: Path) -> Baseline:
