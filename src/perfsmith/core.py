@@ -280,7 +280,7 @@ class Measurement:
     reason: str  # one line a person (or the Coder) can act on
     patch: str
     gate: str = ""  # the gate that decided a failure: parse, static, apply, tests, output, timing
-    code: str = ""  # machine-readable reason, e.g. protected_path, variant_mismatch, cache_suspected
+    code: str = ""  # machine-readable reason: protected_path, variant_mismatch, cache_suspected…
     grade: Grade | None = None
     tests: TestReport | None = None
     comparison: Comparison | None = None
