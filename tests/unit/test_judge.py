@@ -246,3 +246,30 @@ def test_long_diffs_are_truncated(tmp_path: Path) -> None:
     model = scripted(tmp_path, KEEP)
     LLMJudge(model, max_diff_chars=100).review(judge_context(measurement("faster")))
     assert "[diff truncated: " in model.received[0][1].content
+
+
+def test_prompt_shows_reason_code_and_every_metric(tmp_path: Path) -> None:
+    from perfsmith.core import MetricResult
+
+    m = Measurement(
+        status="quarantined",
+        reason="warm gain vanishes cold",
+        patch="diff --git a/x.py b/x.py\n",
+        gate="plausibility",
+        code="cache_suspected",
+        metrics=(
+            MetricResult("instructions", "instr", 2e6, 1e6, Interval(2.0, 2.0, 2.0), 1),
+            MetricResult("energy", "J", 0.0, 0.0, None, 0, available=False, note="no RAPL"),
+        ),
+    )
+    ctx = JudgeContext(
+        task=Task(repo="/r", workload=Workload(file="w.py")),
+        measurement=m,
+        proposal=Proposal(patch=m.patch, rationale="", reply=Reply(text="")),
+        profile=None,
+        history=(),
+    )
+    user = LLMJudge(scripted(tmp_path, KEEP)).messages(ctx)[1].content
+    assert "cache_suspected" in user
+    assert "instructions: 2e+06 -> 1e+06 instr, 2.000x" in user
+    assert "energy: unavailable (no RAPL)" in user

@@ -21,6 +21,7 @@ from perfsmith.core import (
     JudgeContext,
     Measurement,
     Message,
+    MetricResult,
     Model,
     Reply,
     Verdict,
@@ -39,6 +40,19 @@ _STATUS_GATE: Mapping[CandidateStatus, str] = {
     "noop": "static",
     "format_error": "parse",
 }
+
+
+def _metric_line(x: MetricResult) -> str:
+    if not x.available:
+        return f"{x.name}: unavailable ({x.note})"
+    if x.speedup is None:
+        return f"{x.name}: {x.baseline:.4g} -> {x.candidate:.4g} {x.unit}"
+    s = x.speedup
+    return (
+        f"{x.name}: {x.baseline:.4g} -> {x.candidate:.4g} {x.unit}, "
+        f"{s.estimate:.3f}x [{s.low:.3f}, {s.high:.3f}], n={x.n}"
+        + (f" ({x.note})" if x.note else "")
+    )
 
 
 class LLMJudge:
@@ -75,8 +89,10 @@ class LLMJudge:
             workload=describe_workload(ctx.task.workload),
             status=m.status,
             gate=m.gate,
+            code=m.code,
             reason=m.reason,
             timing=_timing(m),
+            metrics=[_metric_line(x) for x in m.metrics],
             tests=_tests_line(m),
             failing=_failing(m),
             flags=list(m.flags),
