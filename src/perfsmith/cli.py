@@ -71,7 +71,20 @@ def optimize_cmd(
         list[str] | None,
         typer.Option("--tests", help="pytest selection (repeatable); default: pytest's own."),
     ] = None,
-    target: Annotated[str | None, typer.Option(help="Metric that decides: latency.")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Metric that decides: latency, throughput, memory, instructions, energy."
+        ),
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            help="Metric reported beside the target's (repeatable): cpu_time, cold_latency, "
+            "peak_memory, instructions, energy [cpu_time, cold_latency, peak_memory].",
+        ),
+    ] = None,
     protect: Annotated[
         list[str] | None,
         typer.Option("--protect", help="Extra glob of paths the agent may not edit (repeatable)."),
@@ -148,6 +161,7 @@ def optimize_cmd(
             "workload_cmd": workload_cmd,
             "tests": tests or None,
             "target": target,
+            "metrics": metric or None,
             "protected": protect or None,
             "model": model,
             "judge_model": judge_model,

@@ -41,6 +41,10 @@ DEFAULT_PROTECTED: tuple[str, ...] = (
 )
 
 
+ExtraMetric = Literal["cpu_time", "cold_latency", "peak_memory", "instructions", "energy"]
+DEFAULT_METRICS: tuple[ExtraMetric, ...] = ("cpu_time", "cold_latency", "peak_memory")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -98,6 +102,10 @@ class RunConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig())
     timing: TimingSettings = Field(default_factory=lambda: TimingSettings())
     checks: CheckSettings = Field(default_factory=lambda: CheckSettings())
+    metrics: list[ExtraMetric] = Field(
+        default_factory=lambda: list(DEFAULT_METRICS),
+        description="metrics reported beside the target's",
+    )
     test_timeout_s: float = Field(600, gt=0)
     max_format_errors: int = Field(3, ge=1)
     sandbox: Literal["local"] = "local"

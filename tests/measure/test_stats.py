@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
 import pytest
 
 from perfsmith.core import Interval
-from perfsmith.measure import stats
+from perfsmith.measure import ranks, stats
 
 
 def _noisy(center: float, n: int, seed: int, spread: float = 0.1) -> list[float]:
@@ -311,3 +312,173 @@ def test_run_medians_are_steadier_on_a_two_speed_machine() -> None:
 def test_unknown_center_is_rejected() -> None:
     with pytest.raises(ValueError, match="center"):
         stats.bootstrap_ratio_runs([[1.0], [1.0]], [[1.0], [1.0]], center="mean")  # type: ignore[arg-type]
+
+
+# -- Mann-Whitney U -------------------------------------------------------------------
+
+
+def _brute_force_p(a: list[float], b: list[float]) -> float:
+    """Two-sided p of the rank sum by enumerating every split (ties get mid-ranks)."""
+    pooled = sorted(a + b)
+    rank = {x: (pooled.index(x) + 1 + len(pooled) - pooled[::-1].index(x)) / 2 for x in pooled}
+    ranks = [rank[x] for x in a + b]
+    observed = sum(rank[x] for x in a)
+    sums = [sum(c) for c in itertools.combinations(ranks, len(a))]
+    low = sum(s <= observed + 1e-9 for s in sums) / len(sums)
+    high = sum(s >= observed - 1e-9 for s in sums) / len(sums)
+    return min(1.0, 2 * min(low, high))
+
+
+def test_mann_whitney_exact_matches_enumeration_with_and_without_ties() -> None:
+    rng = random.Random(3)
+    for _ in range(300):
+        a = [float(rng.randint(0, 6)) for _ in range(rng.randint(1, 7))]
+        b = [float(rng.randint(0, 8)) for _ in range(rng.randint(1, 7))]
+        assert stats.mann_whitney_p(a, b) == pytest.approx(_brute_force_p(a, b), abs=1e-12)
+
+
+def test_mann_whitney_known_values() -> None:
+    # Complete separation of 5 and 5: 2 of the C(10, 5) = 252 splits are as extreme.
+    assert stats.mann_whitney_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
+    assert stats.mann_whitney_p([1, 2, 3], [4, 5, 6]) == pytest.approx(stats.min_p_value(3, 3))
+    assert stats.mann_whitney_p([1.0] * 5, [1.0] * 5) == 1.0
+    assert stats.mann_whitney_p([], [1.0]) == 1.0
+    assert stats.mann_whitney_p([2.0], [1.0]) == 1.0
+
+
+def test_mann_whitney_is_symmetric_and_scale_free() -> None:
+    rng = random.Random(4)
+    for n in (4, 9, 15, 30):
+        a = [rng.lognormvariate(0, 0.2) for _ in range(n)]
+        b = [rng.lognormvariate(0.1, 0.2) for _ in range(n + 3)]
+        p = stats.mann_whitney_p(a, b)
+        assert 0 < p <= 1
+        assert stats.mann_whitney_p(b, a) == pytest.approx(p)
+        assert stats.mann_whitney_p([3 * x for x in a], [3 * x for x in b]) == pytest.approx(p)
+
+
+def test_normal_approximation_is_close_to_the_exact_distribution() -> None:
+    rng = random.Random(5)
+    for _ in range(20):
+        a = [round(rng.gauss(0, 1), 1) for _ in range(12)]  # rounding makes ties
+        b = [round(rng.gauss(0.6, 1), 1) for _ in range(14)]
+        ranks2, observed, _ = ranks._doubled_midranks(a, b)
+        low, high = ranks._exact_rank_sum_tails(ranks2, len(a), observed)
+        exact = min(1.0, 2 * min(low, high))
+        assert stats.mann_whitney_p(a, b) == pytest.approx(exact, abs=0.02)
+
+
+@pytest.mark.parametrize("n", [5, 12, 25])
+def test_mann_whitney_false_positive_rate_is_at_most_alpha(n: int) -> None:
+    rng = random.Random(n)
+    trials = 400
+    hits = sum(
+        stats.mann_whitney_p(_bimodal(1.0, n, rng), _bimodal(1.0, n, rng)) < 0.05
+        for _ in range(trials)
+    )
+    assert hits / trials <= 0.075  # 5% nominal, with room for 400 trials
+
+
+def test_mann_whitney_finds_a_bimodal_shift() -> None:
+    rng = random.Random(9)
+    p = stats.mann_whitney_p(_bimodal(1.25, 30, rng), _bimodal(1.0, 30, rng))
+    assert p < 0.01
+
+
+# -- two-speed machine: each process at one of two speeds -------------------------------
+
+
+def _bimodal(
+    factor: float, n: int, rng: random.Random, slow: float = 1.35, p_slow: float = 0.5
+) -> list[float]:
+    """Per-process medians on a machine that runs a process at one of two speeds."""
+    return [
+        factor * (slow if rng.random() < p_slow else 1.0) * (1 + rng.gauss(0, 0.01))
+        for _ in range(n)
+    ]
+
+
+def _runs(factor: float, n: int, rng: random.Random, values: int = 3) -> list[list[float]]:
+    """Runs of ``values`` each; the process's speed is shared by its values."""
+    return [[x * (1 + rng.gauss(0, 0.01)) for _ in range(values)] for x in _bimodal(factor, n, rng)]
+
+
+def test_noise_floor_is_the_larger_excursion_of_an_aa_interval() -> None:
+    assert stats.noise_floor(Interval(1.0, 0.9, 1.05)) == pytest.approx(0.1)
+    assert stats.noise_floor(Interval(1.0, 0.97, 1.08)) == pytest.approx(0.08)
+    assert stats.noise_floor(Interval(1.2, 1.1, 1.3)) == pytest.approx(0.3)
+    assert stats.noise_floor(Interval(1.0, 1.0, 1.0)) == 0.0
+    floor = stats.noise_floor(Interval(1.0, 0.92, 1.05))
+    assert stats.threshold_for(0.05, floor) == pytest.approx(1.08)
+    assert stats.threshold_for(0.10, floor) == pytest.approx(1.10)
+
+
+def test_hodges_lehmann_estimate_is_the_median_pairwise_ratio() -> None:
+    base, cand = [2.0, 4.0, 3.0], [1.0, 2.0]
+    ratios = sorted(b / c for b in base for c in cand)
+    iv = ranks.hodges_lehmann_ratio(base, cand)
+    assert iv.estimate == pytest.approx(stats.median(ratios))
+    assert iv.low == pytest.approx(ratios[0]) and iv.high == pytest.approx(ratios[-1])
+
+
+@pytest.mark.parametrize(
+    ("m", "n", "k"), [(3, 3, 0), (4, 4, 1), (5, 5, 3), (6, 6, 6), (10, 10, 24), (20, 20, 128)]
+)
+def test_moses_cut_matches_the_mann_whitney_critical_values(m: int, n: int, k: int) -> None:
+    # Tabled two-sided 5% critical values of U are k - 1 (e.g. 23 for 10 and 10).
+    assert ranks._u_lower_count(m, n, 0.05) == k
+
+
+def test_hodges_lehmann_interval_covers_the_true_ratio_on_a_two_speed_machine() -> None:
+    rng = random.Random(11)
+    trials, covered = 300, 0
+    for _ in range(trials):
+        iv = ranks.hodges_lehmann_ratio(_bimodal(1.2, 12, rng), _bimodal(1.0, 12, rng))
+        covered += iv.low <= 1.2 <= iv.high
+    assert covered / trials >= 0.93
+
+
+def test_hodges_lehmann_beats_the_mean_of_run_medians_on_a_two_speed_machine() -> None:
+    # The evidence for the default centre: same data, same threshold, 10% gain.
+    rng = random.Random(12)
+    found = {"hodges_lehmann": 0, "run_medians": 0}
+    for _ in range(60):
+        base, cand = _runs(1.10, 20, rng), _runs(1.0, 20, rng)
+        for center in found:
+            d = stats.decide_runs(base, cand, min_gain=0.05, center=center, n_boot=500)  # type: ignore[arg-type]
+            found[center] += d.significant
+    assert found["hodges_lehmann"] >= 45
+    assert found["hodges_lehmann"] > 2 * found["run_medians"]
+
+
+def test_identical_two_speed_samples_are_rarely_called_faster() -> None:
+    rng = random.Random(13)
+    calls = 0
+    for _ in range(300):
+        d = stats.decide_runs(
+            _runs(1.0, 10, rng), _runs(1.0, 10, rng), min_gain=0.05, center="hodges_lehmann"
+        )
+        calls += d.significant
+    assert calls <= 3  # the bar of 1.05 on top of 95% confidence
+
+
+def test_decide_runs_fills_the_p_value_and_settles() -> None:
+    rng = random.Random(14)
+    fast = stats.decide_runs(_runs(2.0, 6, rng), _runs(1.0, 6, rng), min_gain=0.05,
+                             center="hodges_lehmann")  # fmt: skip
+    assert fast.significant and fast.settled
+    assert fast.p_value == pytest.approx(2 / math.comb(12, 6))
+    assert fast.interval.low > 1.05
+    same = stats.decide_runs([[1.0], [1.01], [0.99], [1.0]], [[1.0], [1.0], [1.01], [0.99]],
+                             min_gain=0.05, center="hodges_lehmann")  # fmt: skip
+    assert not same.significant and same.interval.high < 1.05 and same.settled
+    assert same.p_value > 0.5
+    unclear = stats.classify(Interval(1.05, 0.9, 1.2), min_gain=0.05)
+    assert not unclear.settled
+    too_few = stats.classify(Interval(2.0, 1.9, 2.1), min_gain=0.05, decidable=False)
+    assert not too_few.settled
+
+
+def test_decide_also_reports_a_p_value() -> None:
+    d = stats.decide(_noisy(2.0, 20, seed=1), _noisy(1.0, 20, seed=2), min_gain=0.05)
+    assert d.significant and d.p_value < 1e-6

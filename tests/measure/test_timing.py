@@ -14,14 +14,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
-from perfsmith.core import ExecResult
+from perfsmith.core import ExecResult, Interval
 from perfsmith.errors import ConfigError, WorkloadError
-from perfsmith.measure import timing
+from perfsmith.measure import stats, timing
+from perfsmith.measure.sampling import next_step
 from perfsmith.measure.timing import TimingConfig
 
 PY = sys.executable
@@ -126,6 +127,7 @@ def test_result_records_loops_inner_time_and_files(
     assert result.files == {
         "baseline": str(out / "baseline.json"),
         "candidate": str(out / "candidate.json"),
+        "cpu": str(out / "cpu.json"),
     }
     assert (out / "calibration.json").exists()
 
@@ -399,3 +401,142 @@ def test_check_output_runs_in_the_local_sandbox(tmp_path: Path) -> None:
         assert digest == _digest(make_box(tmp_path, "plain"), tmp_path / "q")
     finally:
         box.close()
+
+
+# -- adaptive sampling ----------------------------------------------------------------
+
+
+def test_adaptive_stops_as_soon_as_a_big_gain_is_clear(tmp_path: Path) -> None:
+    base = make_box(tmp_path, "base")
+    cand = make_box(tmp_path, "cand", work=ten_times_less())
+    config = TimingConfig(rounds=4, values=2, warmups=0, min_time_s=0.01, max_rounds=12)
+    out = tmp_path / "o"
+    result = timing.time_adaptive(
+        base, cand, PY, "wl.py", pythonpath=["."], config=config, out_dir=out
+    )
+    comp = result.comparison
+    assert result.stop == "settled" and comp.decided
+    assert comp.significant and comp.processes == 4  # no round beyond the first four
+    assert comp.p_value == pytest.approx(stats.min_p_value(4, 4))
+    assert result.cpu is not None and result.cpu.significant
+    assert len(result.cpu.baseline_s) == 4 * config.values
+    cpu = json.loads((out / "cpu.json").read_text())
+    assert [len(run) for run in cpu["candidate"]] == [config.values] * 4
+    assert result.files["cpu"] == str(out / "cpu.json")
+
+
+def test_adaptive_respects_its_caps_and_says_when_undecided(tmp_path: Path) -> None:
+    base = make_box(tmp_path, "base")
+    # min_gain 0: an identical candidate settles only by chance, so the caps decide.
+    capped = TimingConfig(rounds=4, values=1, warmups=0, min_time_s=0.005, min_gain=0.0,
+                          max_rounds=6, step_rounds=2)  # fmt: skip
+    result = timing.time_adaptive(
+        base, base, PY, "wl.py", pythonpath=["."], config=capped, out_dir=tmp_path / "a"
+    )
+    comp = result.comparison
+    assert comp.processes in (4, 6)
+    assert comp.decided == (result.stop == "settled")
+    assert result.stop in ("settled", "max_rounds")
+    if result.stop == "max_rounds":
+        assert comp.processes == 6 and not comp.significant
+    no_time = replace(capped, time_cap_s=1e-6)
+    result = timing.time_adaptive(
+        base, base, PY, "wl.py", pythonpath=["."], config=no_time, out_dir=tmp_path / "b"
+    )
+    assert result.comparison.processes == 4  # the first rounds always run, no step after
+    assert result.stop in ("settled", "time_cap")
+    assert result.comparison.decided == (result.stop == "settled")
+
+
+def _decision(low: float, high: float, decidable: bool = True) -> stats.SpeedupDecision:
+    return stats.classify(Interval(1.0, low, high), min_gain=0.05, decidable=decidable)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "done", "spent", "expect"),
+    [
+        (1.10, 1.30, 6, 10.0, ("settled", 0)),  # faster
+        (0.70, 0.90, 6, 10.0, ("settled", 0)),  # slower
+        (0.97, 1.04, 6, 10.0, ("settled", 0)),  # confidently below the bar
+        (0.90, 1.20, 6, 10.0, (None, 2)),  # unclear: two more rounds
+        (0.90, 1.20, 29, 10.0, (None, 1)),  # ...but never past max_rounds
+        (0.90, 1.20, 30, 10.0, ("max_rounds", 0)),
+        (0.90, 1.20, 6, 117.0, ("time_cap", 0)),  # two rounds of 2 s would pass 120 s
+        (0.90, 1.20, 6, 116.0, (None, 2)),
+    ],
+)  # fmt: skip
+def test_next_step_of_adaptive_sampling(
+    low: float, high: float, done: int, spent: float, expect: tuple[str | None, int]
+) -> None:
+    step = next_step(
+        _decision(low, high), rounds_done=done, spent_s=spent, round_s=2.0, config=TimingConfig()
+    )
+    assert step == expect
+
+
+def test_too_few_samples_never_settle() -> None:
+    step = next_step(_decision(1.5, 2.0, decidable=False), rounds_done=3, spent_s=0.0,
+                     round_s=1.0, config=TimingConfig(rounds=3, confidence=0.9))  # fmt: skip
+    assert step == (None, 2)
+
+
+def test_new_config_fields_are_checked() -> None:
+    defaults = TimingConfig()
+    assert (defaults.step_rounds, defaults.max_rounds, defaults.time_cap_s) == (2, 30, 120.0)
+    assert defaults.center == "hodges_lehmann"
+    with pytest.raises(ConfigError, match="max_rounds"):
+        TimingConfig(rounds=8, max_rounds=6)
+    with pytest.raises(ConfigError, match="step_rounds"):
+        TimingConfig(step_rounds=0)
+    with pytest.raises(ConfigError, match="time_cap_s"):
+        TimingConfig(time_cap_s=0)
+    assert TimingConfig(center="run_medians").center == "run_medians"
+
+
+# -- the cold metric --------------------------------------------------------------------
+
+MEMO = """
+_MEMO = {}
+
+def work(n):
+    if n not in _MEMO:
+        s = 0
+        for i in range(n):
+            s += i * i
+        _MEMO[n] = s
+    return _MEMO[n]
+"""
+COLD_WORKLOAD = "import pkg\n\ndef workload():\n    return pkg.work(200000)\n"
+
+
+def test_memoisation_wins_warm_but_not_cold(tmp_path: Path) -> None:
+    base = make_box(tmp_path, "base", workload=COLD_WORKLOAD)
+    cand = make_box(tmp_path, "cand", work=MEMO, workload=COLD_WORKLOAD)
+    warm = timing.time_interleaved(
+        base, cand, PY, "wl.py", pythonpath=["."], config=FAST, out_dir=tmp_path / "w"
+    )
+    assert warm.comparison.significant and warm.comparison.speedup.low > 5
+    out = tmp_path / "c"
+    cold = timing.time_cold(
+        base, cand, PY, "wl.py", pythonpath=["."], processes=5, out_dir=out, threshold=1.05
+    )
+    assert not cold.significant
+    assert cold.processes == 5 and len(cold.baseline_s) == 5
+    assert 0.5 < cold.speedup.estimate < 2.0
+    records = json.loads((out / "cold.json").read_text())
+    assert len(records["candidate"]) == 5
+    assert {"value", "cpu", "import_s", "setup_s"} <= set(records["baseline"][0])
+
+
+def test_cold_metric_sees_a_real_gain(tmp_path: Path) -> None:
+    base = make_box(tmp_path, "base", workload=COLD_WORKLOAD)
+    cand = make_box(tmp_path, "cand", work=ten_times_less(), workload=COLD_WORKLOAD)
+    cold = timing.time_cold(
+        base, cand, PY, "wl.py", pythonpath=["."], processes=4, out_dir=tmp_path / "c",
+        threshold=1.05,
+    )  # fmt: skip
+    assert cold.significant and cold.speedup.low > 2
+    assert cold.threshold == pytest.approx(1.05)
+    with pytest.raises(ValueError, match="threshold"):
+        timing.time_cold(base, cand, PY, "wl.py", pythonpath=["."], processes=4,
+                         out_dir=tmp_path / "d", threshold=0.9)  # fmt: skip

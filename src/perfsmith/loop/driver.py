@@ -18,6 +18,7 @@ from perfsmith.loop.report import speedup_text
 from perfsmith.loop.runtime import Runtime
 from perfsmith.loop.state import LoopState
 from perfsmith.measure.hardware import fingerprint
+from perfsmith.measure.metrics import check_target
 from perfsmith.models import make_model
 from perfsmith.sandbox.local import LocalSandbox
 from perfsmith.trajectory import atomic_write, new_run_id, write_json
@@ -81,6 +82,7 @@ def run_optimize(req: OptimizeRequest, *, console: Console, clock: Any = None) -
     else:
         assert req.repo is not None
         cfg = resolve(req.repo, overrides=req.overrides, config_file=req.config_file)
+        check_target(cfg.target, workload_is_command=cfg.workload_cmd is not None)
         if not cfg.model:
             raise ConfigError(
                 "No model given.",

@@ -23,6 +23,7 @@ STATUS_STYLE = {
     "rejected": "magenta",
     "noop": "magenta",
     "format_error": "magenta",
+    "quarantined": "bold magenta",
 }
 
 
@@ -61,6 +62,7 @@ class Progress:
             self.console.print(
                 f"  baseline: {event['tests']} tests pass · "
                 f"{event['median_s'] * 1e3:.2f} ms per workload call ({event['samples']} values)"
+                f" · A/A noise floor {event.get('noise', 0.0):.1%}"
             )
         elif kind == "propose":
             self.console.print(f"  step {event['step']}: asking the Coder…", style="dim")

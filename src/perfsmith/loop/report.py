@@ -59,7 +59,8 @@ def render_report(rt: Runtime, state: LoopState) -> str:
     if base:
         lines.append(
             f"Baseline: {base.get('median_s', 0.0) * 1e3:.2f} ms per workload call "
-            f"(median of {base.get('samples', 0)} values), {base.get('tests', 0)} tests passing."
+            f"(median of {base.get('samples', 0)} values), {base.get('tests', 0)} tests passing; "
+            f"A/A noise floor {base.get('noise', 0.0):.1%}."
         )
         lines.append("")
     if best:

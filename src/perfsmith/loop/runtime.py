@@ -160,7 +160,7 @@ def task_dict(task: Task) -> dict[str, Any]:
 def _baseline_public(b: dict[str, Any] | None) -> dict[str, Any] | None:
     if b is None:
         return None
-    return {k: b[k] for k in ("median_s", "samples", "tests") if k in b}
+    return {k: b[k] for k in ("median_s", "samples", "tests", "noise") if k in b}
 
 
 def best_public(b: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ state update. ``loop/graph.py`` wires them into a LangGraph StateGraph.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from perfsmith.core import (
     Interval,
     JudgeContext,
     Measurement,
+    MetricResult,
     Proposal,
     Reply,
     Verdict,
@@ -61,27 +63,14 @@ def baseline(rt: Runtime, state: LoopState) -> LoopState:
     rt.emit({"kind": "baseline_start"})
     out = rt.run_dir / "baseline"
     b = rt.evaluator().establish_baseline(out)
-    data = {
-        "expected_tests": sorted(b.expected_tests),
-        "tests": len(b.expected_tests),
-        "output_digest": b.output_digest,
-        "median_s": b.median_s,
-        "samples": b.samples,
-        "profile": profile_to_dict(b.profile),
-    }
-    rt.emit({"kind": "baseline", **{k: data[k] for k in ("tests", "median_s", "samples")}})
+    data = {**b.to_dict(), "tests": len(b.expected_tests), "profile": profile_to_dict(b.profile)}
+    rt.emit({"kind": "baseline", **{k: data[k] for k in ("tests", "median_s", "samples", "noise")}})
     return LoopState(baseline=data)
 
 
 def _baseline_obj(state: LoopState) -> Baseline:
     b = state.get("baseline") or {}
-    return Baseline(
-        expected_tests=frozenset(b.get("expected_tests", [])),
-        output_digest=b.get("output_digest"),
-        median_s=b.get("median_s", 0.0),
-        samples=b.get("samples", 0),
-        profile=profile_from_dict(b.get("profile")),
-    )
+    return Baseline.from_dict(b, profile_from_dict(b.get("profile")))
 
 
 def _current_profile(state: LoopState) -> dict[str, Any] | None:
@@ -220,14 +209,15 @@ def judge(rt: Runtime, state: LoopState) -> LoopState:
             update["usd"] = state.get("usd", 0.0) + verdict.reply.cost_usd
         update["judge_calls"] = state.get("judge_calls", 0) + 1
     best = state.get("best")
-    speedup = m.comparison.speedup if m.comparison else None
+    decider = m.metrics[0] if m.metrics else None  # the target's metric comes first
+    speedup = decider.speedup if decider is not None else None
     keep = (
         m.status == "faster"
         and speedup is not None
         and verdict.decision != "discard"
         and (best is None or speedup.estimate > best["speedup"]["estimate"])
     )
-    if keep and speedup is not None and m.comparison is not None:
+    if keep and speedup is not None and decider is not None and m.comparison is not None:
         update["best"] = {
             "step": index,
             "patch": m.patch,
@@ -238,7 +228,8 @@ def judge(rt: Runtime, state: LoopState) -> LoopState:
                 "high": speedup.high,
                 "confidence": speedup.confidence,
             },
-            "n": m.comparison.processes,
+            "metric": decider.name,
+            "n": decider.n,
             "threshold": m.comparison.threshold,
             "profile": profile_to_dict(m.profile),
         }
@@ -302,7 +293,11 @@ def step_record(
             "n": comp.processes,
             "baseline_samples": len(comp.baseline_s),
             "candidate_samples": len(comp.candidate_s),
+            "p_value": comp.p_value,
+            "decided": comp.decided,
         },
+        "code": m.code,
+        "metrics": [metric_record(x) for x in m.metrics],
         "tests": None
         if m.grade is None
         else {"ok": m.grade.ok, "failed": list(m.grade.failed), "missing": list(m.grade.missing)},
@@ -324,13 +319,28 @@ def step_record(
     }
 
 
+def metric_record(x: MetricResult) -> dict[str, Any]:
+    """A metric as the trajectory stores it."""
+    return {
+        "name": x.name,
+        "unit": x.unit,
+        "baseline": x.baseline,
+        "candidate": x.candidate,
+        "speedup": None if x.speedup is None else asdict(x.speedup),
+        "n": x.n,
+        "available": x.available,
+        "note": x.note,
+    }
+
+
 def history_line(record: dict[str, Any]) -> str:
     s = record.get("speedup")
     num = f" {s['estimate']:.2f}x [{s['low']:.2f}, {s['high']:.2f}]" if s else ""
     kept = " KEPT" if record.get("kept") else ""
     idea = (record.get("rationale") or "").strip().splitlines()
     first = idea[0][:120] if idea else ""
-    return f"step {record['index']}: {record['status']}{num}{kept} - {first}"
+    code = f" ({record['code']})" if record.get("code") not in (None, "", "ok") else ""
+    return f"step {record['index']}: {record['status']}{code}{num}{kept} - {first}"
 
 
 def feedback_for(m: Measurement, verdict: Verdict, kept: bool) -> str:

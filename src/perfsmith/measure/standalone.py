@@ -18,6 +18,7 @@ from perfsmith.config import RunConfig
 from perfsmith.core import CandidateStatus, Measurement
 from perfsmith.measure.evaluator import Baseline, PipelineEvaluator
 from perfsmith.measure.hardware import fingerprint
+from perfsmith.measure.metrics import check_target
 from perfsmith.sandbox.local import LocalSandbox
 
 Verdict = Literal[
@@ -59,6 +60,7 @@ def measure_patch(
     emit: Callable[[str], None] = lambda line: None,
 ) -> MeasureReport:
     """Establish the baseline of ``cfg.repo`` and evaluate ``patch`` against it."""
+    check_target(cfg.target, workload_is_command=cfg.workload_cmd is not None)
     work = Path(tempfile.mkdtemp(prefix="perfsmith-"))
     base: LocalSandbox | None = None
     try:
@@ -121,6 +123,7 @@ def report_json(r: MeasureReport) -> dict[str, Any]:
         "baseline": {
             "median_s": r.baseline.median_s,
             "samples": r.baseline.samples,
+            "noise": r.baseline.noise,
             "tests": len(r.baseline.expected_tests),
         },
         "fingerprint": r.fingerprint,
