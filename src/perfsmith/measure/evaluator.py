@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from perfsmith.config import DEFAULT_METRICS, CheckSettings, RunConfig
-from perfsmith.core import CandidateStatus, Comparison, Measurement, MetricResult, Task
+from perfsmith.core import CandidateStatus, Measurement, MetricResult, Task
 from perfsmith.diffs import touched_paths
 from perfsmith.errors import BaselineError, WorkloadError
 from perfsmith.measure import guards, stats
@@ -26,6 +26,7 @@ from perfsmith.measure.metrics import (
     latency_metric,
     order,
 )
+from perfsmith.measure.plausibility import check_plausibility
 from perfsmith.measure.profile import profile_workload
 from perfsmith.measure.tests import grade, run_tests
 from perfsmith.measure.timing import (
@@ -35,7 +36,6 @@ from perfsmith.measure.timing import (
     TimingResult,
     check_output_tree,
     time_adaptive,
-    time_cold,
     time_command,
 )
 from perfsmith.sandbox.local import LocalSandbox
@@ -146,7 +146,7 @@ class PipelineEvaluator:
             seeds = tuple(1 + secrets.randbelow(10**6) for _ in range(self.checks.hidden_variants))
             try:
                 for label, seed in [(VISIBLE, None), *((seed_label(s), s) for s in seeds)]:
-                    got = self._output(self.base, out_dir, label, seed, "baseline")
+                    got = self.output(self.base, out_dir, label, seed, "baseline")
                     digests[label] = got.digest
                     trees[label] = str(out_dir / f"output-{label}.pickle.tree.json")
             except WorkloadError as exc:
@@ -181,9 +181,10 @@ class PipelineEvaluator:
             profile=prof,
         )
 
-    def _output(
+    def output(
         self, box: LocalSandbox, out_dir: Path, label: str, seed: int | None, side: str
     ) -> OutputCheck:
+        """Run the workload once in ``box`` (on ``seed``'s input) and capture its value."""
         assert self.task.workload.file
         return check_output_tree(
             box,
@@ -315,7 +316,7 @@ class PipelineEvaluator:
         try:
             timing = self._time(cand, out_dir, noise=baseline.noise)
         except WorkloadError as exc:
-            return self._crash(m, exc, "timing")
+            return self.crash(m, exc, "timing")
         m = replace(m, artifacts=dict(timing.files), inner_s=m.inner_s + timing.inner_s)
         extra_writes = self._written(cand) - set(touched_paths(m.patch)) - baseline.written
         if extra_writes:
@@ -342,7 +343,7 @@ class PipelineEvaluator:
             metrics=order(task.target, metrics),
         )
         if status == "faster" and task.workload.file:
-            m = self._plausibility(cand, m, baseline, out_dir)
+            m = check_plausibility(self, cand, m, baseline, out_dir)
             if m.status == "faster":
                 # The kept candidate's profile is what the Coder reads next.
                 prof = profile_workload(
@@ -369,7 +370,8 @@ class PipelineEvaluator:
                 new[path] = after
         return old, new
 
-    def _crash(self, m: Measurement, exc: WorkloadError, gate: str) -> Measurement:
+    def crash(self, m: Measurement, exc: WorkloadError, gate: str) -> Measurement:
+        """``m`` failed because the workload crashed or timed out at ``gate``."""
         timed_out = "timed out" in exc.message or "timeout" in exc.message.lower()
         return replace(
             m,
@@ -388,11 +390,11 @@ class PipelineEvaluator:
             if label not in baseline.digests:
                 continue
             try:
-                got = self._output(cand, out_dir, label, seed, "candidate")
+                got = self.output(cand, out_dir, label, seed, "candidate")
             except TamperError:
                 raise
             except WorkloadError as exc:
-                return self._crash(m, exc, "output")
+                return self.crash(m, exc, "output")
             diff = same_output(
                 baseline.digests[label],
                 baseline.trees.get(label),
@@ -423,94 +425,6 @@ class PipelineEvaluator:
             timing=timing,
             timeout_s=self.timing.timeout_s,
         )
-
-    def _cold(
-        self, cand: LocalSandbox, m: Measurement, out_dir: Path, seed: int | None, n: int
-    ) -> Comparison:
-        assert m.comparison is not None and self.task.workload.file
-        return time_cold(
-            self.base,
-            cand,
-            self.python,
-            self.task.workload.file,
-            pythonpath=self.task.pythonpath,
-            processes=n,
-            out_dir=out_dir,
-            threshold=m.comparison.threshold,
-            confidence=self.timing.confidence,
-            timeout_s=self.timing.timeout_s,
-            seed=seed,
-        )
-
-    def _plausibility(
-        self, cand: LocalSandbox, m: Measurement, baseline: Baseline, out_dir: Path
-    ) -> Measurement:
-        """Extra checks before a gain is believed (DESIGN.md section 4, gate 6)."""
-        assert m.comparison is not None and self.task.workload.file
-        warm = m.comparison.speedup
-        # One call per fresh process, on a hidden input: memoisation across calls, disk
-        # caches and fast paths for the visible input all vanish here.
-        seed = baseline.hidden_seeds[0] if baseline.hidden_seeds else None
-        cold = self._cold(cand, m, out_dir / "cold", seed, self.checks.cold_processes)
-        ambiguous = not cold.significant and cold.speedup.high >= warm.low
-        if ambiguous:
-            # Noise, or a cache? More fresh processes settle it before anything is kept.
-            more = 3 * self.checks.cold_processes
-            cold = self._cold(cand, m, out_dir / "cold-more", seed, more)
-        cold_metric = MetricResult(
-            "cold_latency",
-            "s",
-            stats.median(cold.baseline_s),
-            stats.median(cold.candidate_s),
-            cold.speedup,
-            cold.processes,
-            note="one call per fresh process" + (" on a hidden input" if seed else ""),
-        )
-        m = replace(m, metrics=(*m.metrics, cold_metric))
-        bar = warm.estimate if ambiguous else warm.low
-        if not cold.significant and cold.speedup.high < bar:
-            return replace(
-                m,
-                status="quarantined",
-                gate="plausibility",
-                code="cache_suspected",
-                reason=(
-                    f"the gain does not survive fresh processes: {warm.estimate:.2f}x "
-                    f"warm but {cold.speedup.estimate:.2f}x [{cold.speedup.low:.2f}, "
-                    f"{cold.speedup.high:.2f}] with one call per process on a hidden input; "
-                    "this is what caching across calls or a fast path for the visible input "
-                    "looks like"
-                ),
-            )
-        if warm.estimate > self.checks.quarantine_gain:
-            n = self.checks.quarantine_variants
-            extra = tuple(1 + secrets.randbelow(10**6) for _ in range(n))
-            for s in extra:
-                label = seed_label(s)
-                try:
-                    ref = self._output(self.base, out_dir, f"base-{label}", s, "baseline")
-                    got = self._output(cand, out_dir, label, s, "candidate")
-                except WorkloadError as exc:
-                    return self._crash(m, exc, "plausibility")
-                diff = same_output(
-                    ref.digest,
-                    str(out_dir / f"output-base-{label}.pickle.tree.json"),
-                    got.digest,
-                    got.tree,
-                    rel_tol=self.checks.rel_tol,
-                    abs_tol=self.checks.abs_tol,
-                )
-                if diff is not None:
-                    return replace(
-                        m,
-                        status="incorrect_output",
-                        gate="plausibility",
-                        code="variant_mismatch",
-                        reason=f"a {warm.estimate:.0f}x gain was checked on extra hidden "
-                        f"inputs and the output differs {diff}",
-                    )
-            m = replace(m, flags=(*m.flags, "implausible_gain", "quarantine_cleared"))
-        return m
 
 
 def _read(sb: LocalSandbox, path: str) -> str | None:
