@@ -45,6 +45,33 @@ def _main(
     confidence interval, sample count and machine fingerprint."""
 
 
+# Options both commands take, defined once so their help stays the same.
+WorkloadOpt = Annotated[
+    str | None,
+    typer.Option(help="Python file (relative to REPO) defining workload() and optionally setup()."),
+]
+WorkloadCmdOpt = Annotated[
+    str | None, typer.Option(help="A command to time as a whole instead of a workload file.")
+]
+TestsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tests", help="pytest selection (repeatable); default: pytest's own."),
+]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(help="Metric that decides: latency, throughput, memory, instructions, energy."),
+]
+MinGainOpt = Annotated[
+    float | None,
+    typer.Option(help="Faster means the 95% interval's low end exceeds 1 + this [0.05]."),
+]
+PythonOpt = Annotated[
+    str | None,
+    typer.Option(help="Interpreter for tests and workload (needs pytest and pyperf)."),
+]
+ConfigOpt = Annotated[Path | None, typer.Option(help="YAML file with any config.yaml keys.")]
+
+
 def _fail(exc: PerfsmithError) -> typer.Exit:
     err.print(f"[bold red]error:[/] {escape(exc.message)}")
     if exc.hint:
@@ -58,25 +85,10 @@ def optimize_cmd(
         Path | None,
         typer.Argument(help="The repository to optimize (never modified; work happens in a copy)."),
     ] = None,
-    workload: Annotated[
-        str | None,
-        typer.Option(
-            help="Python file (relative to REPO) defining workload() and optionally setup()."
-        ),
-    ] = None,
-    workload_cmd: Annotated[
-        str | None, typer.Option(help="A command to time as a whole instead of a workload file.")
-    ] = None,
-    tests: Annotated[
-        list[str] | None,
-        typer.Option("--tests", help="pytest selection (repeatable); default: pytest's own."),
-    ] = None,
-    target: Annotated[
-        str | None,
-        typer.Option(
-            help="Metric that decides: latency, throughput, memory, instructions, energy."
-        ),
-    ] = None,
+    workload: WorkloadOpt = None,
+    workload_cmd: WorkloadCmdOpt = None,
+    tests: TestsOpt = None,
+    target: TargetOpt = None,
     metric: Annotated[
         list[str] | None,
         typer.Option(
@@ -114,20 +126,12 @@ def optimize_cmd(
     patience: Annotated[
         int | None, typer.Option(help="Stop after this many attempts without a new best [5].")
     ] = None,
-    min_gain: Annotated[
-        float | None,
-        typer.Option(help="Faster means the 95% interval's low end exceeds 1 + this [0.05]."),
-    ] = None,
+    min_gain: MinGainOpt = None,
     rounds: Annotated[
         int | None, typer.Option(help="Interleaved worker processes per side per candidate [6].")
     ] = None,
-    python: Annotated[
-        str | None,
-        typer.Option(help="Interpreter for tests and workload (needs pytest and pyperf)."),
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option(help="YAML file with any config.yaml keys.")
-    ] = None,
+    python: PythonOpt = None,
+    config: ConfigOpt = None,
     runs_dir: Annotated[
         Path, typer.Option(help="Where run folders go.", envvar="PERFSMITH_RUNS_DIR")
     ] = Path("runs"),
@@ -207,24 +211,13 @@ def measure_cmd(
     patch: Annotated[
         Path, typer.Option(help="The patch to judge (unified diff, as from git diff).")
     ],
-    workload: Annotated[
-        str | None, typer.Option(help="Python file defining workload() and optionally setup().")
-    ] = None,
-    workload_cmd: Annotated[str | None, typer.Option(help="A command to time instead.")] = None,
-    tests: Annotated[
-        list[str] | None, typer.Option("--tests", help="pytest selection (repeatable).")
-    ] = None,
-    target: Annotated[
-        str | None,
-        typer.Option(
-            help="Metric that decides: latency, throughput, memory, instructions, energy."
-        ),
-    ] = None,
-    min_gain: Annotated[
-        float | None, typer.Option(help="Faster means the interval's low end exceeds 1 + this.")
-    ] = None,
-    python: Annotated[str | None, typer.Option(help="Interpreter for tests and workload.")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML file with config keys.")] = None,
+    workload: WorkloadOpt = None,
+    workload_cmd: WorkloadCmdOpt = None,
+    tests: TestsOpt = None,
+    target: TargetOpt = None,
+    min_gain: MinGainOpt = None,
+    python: PythonOpt = None,
+    config: ConfigOpt = None,
     out: Annotated[
         Path | None, typer.Option(help="Folder for the raw data (default: a new runs/ folder).")
     ] = None,
