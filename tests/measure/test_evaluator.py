@@ -125,3 +125,38 @@ def test_patch_that_does_not_apply(pipeline: tuple) -> None:  # type: ignore[typ
     patch = unified_diff({"tiny/core.py": "no such line\n"}, {"tiny/core.py": "other\n"})
     m = ev.evaluate(task, patch, baseline=baseline, out_dir=tmp / "apply")
     assert m.status == "apply_failed" and "does not apply" in m.reason
+
+
+def test_workload_variants_are_checked_too(tmp_path: Path) -> None:
+    repo = tiny_repo(tmp_path)
+    (repo / "bench" / "workload.py").write_text(
+        "from tiny.core import label, total\n\nDATA = []\n\n\n"
+        "def variants():\n    return [10, 2000]\n\n\n"
+        "def setup(n=1000):\n    DATA[:] = list(range(n))\n\n\n"
+        "def workload():\n    return total(DATA), label(DATA)\n"
+    )
+    task = Task(repo=str(repo), workload=Workload(file="bench/workload.py"), tests=("tests",),
+                protected=TASK_PROTECTED)  # fmt: skip
+    base = LocalSandbox.create(repo, tmp_path / "work", "base")
+    try:
+        import sys
+
+        ev = PipelineEvaluator(
+            base, task, python=sys.executable,
+            timing=TimingConfig(rounds=4, values=2, warmups=0, min_time_s=0.02),
+            test_timeout_s=120,
+        )  # fmt: skip
+        baseline = ev.establish_baseline(tmp_path / "baseline")
+        assert baseline.variants == 2
+        files = {"tiny/core.py": (repo / "tiny" / "core.py").read_text()}
+        # Right for the visible input and for the tests, wrong for the other sizes.
+        patch = _edit(
+            files,
+            '    return "n=%d" % len(values)',
+            '    return "n=%d" % len(values) if len(values) in (2, 1000) else "n=?"',
+        )
+        m = ev.evaluate(task, patch, baseline=baseline, out_dir=tmp_path / "cand")
+        assert (m.status, m.code) == ("incorrect_output", "variant_mismatch"), m.reason
+        assert "variant-0" in m.reason
+    finally:
+        base.close()

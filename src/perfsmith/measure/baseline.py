@@ -11,10 +11,26 @@ from perfsmith.core import Profile
 from perfsmith.measure.equivalence import Difference, compare
 
 VISIBLE = "visible"
+MAX_VARIANTS = 8  # of a workload's own variants(), at most this many are checked
 
 
 def seed_label(seed: int) -> str:
     return f"seed-{seed}"
+
+
+def output_labels(
+    seeds: tuple[int, ...], variants: int
+) -> list[tuple[str, int | None, int | None]]:
+    """Every output a candidate must reproduce: (label, PERFSMITH_SEED, variant index).
+
+    The visible input first, then the hidden seeds, then the workload's own
+    ``variants()`` (each passed to ``setup(variant)``).
+    """
+    return [
+        (VISIBLE, None, None),
+        *((seed_label(s), s, None) for s in seeds),
+        *((f"variant-{i}", None, i) for i in range(variants)),
+    ]
 
 
 @dataclass(frozen=True)
@@ -26,6 +42,7 @@ class Baseline:
         digests: output label (``visible`` or ``seed-N``) -> digest of the returned value.
         trees: output label -> path of the canonical tree JSON, for tolerant comparison.
         hidden_seeds: PERFSMITH_SEED values the Coder never sees.
+        variants: how many of the workload's own ``variants()`` are compared.
         median_s: median seconds per workload call.
         samples: values behind ``median_s``.
         noise: A/A noise floor; the keep threshold is ``1 + max(min_gain, noise)``.
@@ -39,6 +56,7 @@ class Baseline:
     digests: dict[str, str] = field(default_factory=dict)
     trees: dict[str, str] = field(default_factory=dict)
     hidden_seeds: tuple[int, ...] = ()
+    variants: int = 0  # how many of the workload's variants() are checked
     written: frozenset[str] = frozenset()
     profile: Profile | None = None
 
@@ -55,6 +73,7 @@ class Baseline:
             "digests": dict(self.digests),
             "trees": dict(self.trees),
             "hidden_seeds": list(self.hidden_seeds),
+            "variants": self.variants,
             "written": sorted(self.written),
         }
 
@@ -68,6 +87,7 @@ class Baseline:
             digests=dict(d.get("digests", {})),
             trees=dict(d.get("trees", {})),
             hidden_seeds=tuple(d.get("hidden_seeds", ())),
+            variants=int(d.get("variants", 0)),
             written=frozenset(d.get("written", ())),
             profile=profile,
         )

@@ -19,7 +19,13 @@ from perfsmith.core import CandidateStatus, Measurement, MetricResult, Task
 from perfsmith.diffs import touched_paths
 from perfsmith.errors import BaselineError, WorkloadError
 from perfsmith.measure import guards, stats
-from perfsmith.measure.baseline import VISIBLE, Baseline, same_output, seed_label
+from perfsmith.measure.baseline import (
+    MAX_VARIANTS,
+    VISIBLE,
+    Baseline,
+    output_labels,
+    same_output,
+)
 from perfsmith.measure.metrics import (
     deciding_status,
     extra_metrics,
@@ -140,13 +146,20 @@ class PipelineEvaluator:
         digests: dict[str, str] = {}
         trees: dict[str, str] = {}
         seeds: tuple[int, ...] = ()
+        variants = 0
         if task.workload.file:
             # Seeds drawn per run and never shown to the Coder: a candidate that
             # hard-codes the visible input cannot know them.
             seeds = tuple(1 + secrets.randbelow(10**6) for _ in range(self.checks.hidden_variants))
             try:
-                for label, seed in [(VISIBLE, None), *((seed_label(s), s) for s in seeds)]:
-                    got = self.output(self.base, out_dir, label, seed, "baseline")
+                visible = self.output(self.base, out_dir, VISIBLE, None, "baseline")
+                variants = min(visible.variants, MAX_VARIANTS)
+                for label, seed, variant in output_labels(seeds, variants):
+                    got = (
+                        visible
+                        if label == VISIBLE
+                        else self.output(self.base, out_dir, label, seed, "baseline", variant)
+                    )
                     digests[label] = got.digest
                     trees[label] = str(out_dir / f"output-{label}.pickle.tree.json")
             except WorkloadError as exc:
@@ -177,12 +190,19 @@ class PipelineEvaluator:
             digests=digests,
             trees=trees,
             hidden_seeds=seeds,
+            variants=variants,
             written=frozenset(self._written(self.base)),
             profile=prof,
         )
 
     def output(
-        self, box: LocalSandbox, out_dir: Path, label: str, seed: int | None, side: str
+        self,
+        box: LocalSandbox,
+        out_dir: Path,
+        label: str,
+        seed: int | None,
+        side: str,
+        variant: int | None = None,
     ) -> OutputCheck:
         """Run the workload once in ``box`` (on ``seed``'s input) and capture its value."""
         assert self.task.workload.file
@@ -195,6 +215,7 @@ class PipelineEvaluator:
             timeout_s=self.timing.timeout_s,
             side=side,
             seed=seed,
+            variant=variant,
         )
 
     def _time(self, cand: LocalSandbox, out_dir: Path, noise: float = 0.0) -> TimingResult:
@@ -385,12 +406,11 @@ class PipelineEvaluator:
         self, cand: LocalSandbox, baseline: Baseline, out_dir: Path, m: Measurement
     ) -> Measurement | None:
         """The visible output, then the hidden variants; a failed Measurement or None."""
-        labels = [(VISIBLE, None), *((seed_label(s), s) for s in baseline.hidden_seeds)]
-        for label, seed in labels:
+        for label, seed, variant in output_labels(baseline.hidden_seeds, baseline.variants):
             if label not in baseline.digests:
                 continue
             try:
-                got = self.output(cand, out_dir, label, seed, "candidate")
+                got = self.output(cand, out_dir, label, seed, "candidate", variant)
             except TamperError:
                 raise
             except WorkloadError as exc:
@@ -404,14 +424,15 @@ class PipelineEvaluator:
                 abs_tol=self.checks.abs_tol,
             )
             if diff is not None:
-                hidden = label != VISIBLE
+                where = ""
+                if label != VISIBLE:
+                    where = f"on {'a hidden input the Coder never saw' if seed else label}, "
                 return replace(
                     m,
                     status="incorrect_output",
-                    reason=("on a hidden input the Coder never saw, " if hidden else "")
-                    + f"workload() returns a different value than the baseline {diff}",
+                    reason=f"{where}workload() returns a different value than the baseline {diff}",
                     gate="output",
-                    code="variant_mismatch" if hidden else "output_mismatch",
+                    code="output_mismatch" if label == VISIBLE else "variant_mismatch",
                 )
         return None
 
