@@ -219,7 +219,7 @@ class Comparison:
 
     baseline_s: tuple[float, ...]  # seconds per workload call, one value per sample
     candidate_s: tuple[float, ...]
-    speedup: Interval  # baseline median / candidate median
+    speedup: Interval  # baseline / candidate time, by the configured centre (>1: faster)
     threshold: float  # the interval's low end must exceed this to count as faster
     significant: bool  # speedup.low > threshold
     slower: bool  # speedup.high < 1 / threshold
