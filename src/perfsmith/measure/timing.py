@@ -13,12 +13,13 @@ Three procedures: ``time_interleaved`` (a fixed number of rounds), ``time_adapti
 ``time_command`` times whole commands from outside.
 
 Why the Hodges-Lehmann centre is the default: on this machine kind a process runs the
-same code at one of a few speeds, 15-20% apart. In simulations resampling real
-per-process timings of this machine and of idealised two-speed machines, the
-Hodges-Lehmann interval of the per-process medians found a 1.10x gain 1.3 to 3 times as
-often as the mean of the per-process medians, and called an identical candidate faster
-in under 1% of sequential runs, against 2-9% for the bootstrapped mean (its intervals
-are too narrow for a few slow processes). See scripts/bench_measure.py.
+same code at one of a few speeds (15-20% apart, more under load from other processes).
+In simulations of two-speed machines it found a 1.10x gain in 52 of 60 cases where the
+bootstrapped mean of per-process medians found 9 (tests/measure/test_stats.py), and on
+this machine, trials alternating between the two under the same load, 14 of 20 against
+11 of 20; neither called an identical candidate faster in 20 trials each. With the
+default settings scripts/bench_measure.py found a 1.25x gain in 20 of 20 trials and a
+1.10x gain in 18 of 20, and called none of 40 identical candidates faster.
 """
 
 from __future__ import annotations
