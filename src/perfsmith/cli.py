@@ -271,6 +271,23 @@ def measure_cmd(
     typer.echo(json.dumps(doc, indent=2) if as_json else report_text(report))
 
 
+@app.command("doctor")
+def doctor_cmd() -> None:
+    """Check what works on this machine (sandboxes, counters, energy, GPU profilers) and
+    what each missing piece costs you."""
+    from rich.table import Table
+
+    from perfsmith.doctor import checks
+
+    table = Table(show_header=True, header_style="bold")
+    for column in ("check", "", "found", "what it costs you"):
+        table.add_column(column)
+    for c in checks():
+        mark = "[green]ok[/]" if c.ok else "[red]no[/]"
+        table.add_row(c.name, mark, escape(c.detail), escape(c.cost))
+    Console(highlight=False).print(table)
+
+
 def main() -> None:
     """Entry point of the ``perfsmith`` script."""
     _install_sigterm()

@@ -386,3 +386,22 @@ def test_rejected_key_stops_with_a_clear_error_and_saves_the_run(tmp_path: Path)
     assert len(server.completion_requests()) == 1  # type: ignore[attr-defined]
     run_json = json.loads((tmp_path / "runs" / "k" / "run.json").read_text())
     assert run_json["exit_status"] == "model_error"
+
+
+def test_doctor_lists_every_check_with_what_it_costs() -> None:
+    res = subprocess.run(
+        [str(BIN / "perfsmith"), "doctor"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "250"},
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    names = ("docker", "bubblewrap", "valgrind", "perf", "rapl", "nvml", "energy", "nsight")
+    for name in names:
+        assert name in res.stdout
+    from perfsmith.doctor import checks
+
+    for c in checks():
+        assert c.ok or c.cost, f"{c.name} is missing but says nothing about what that costs"
