@@ -18,8 +18,9 @@ In simulations of two-speed machines it found a 1.10x gain in 52 of 60 cases whe
 bootstrapped mean of per-process medians found 9 (tests/measure/test_stats.py), and on
 this machine, trials alternating between the two under the same load, 14 of 20 against
 11 of 20; neither called an identical candidate faster in 20 trials each. With the
-default settings scripts/bench_measure.py found a 1.25x gain in 20 of 20 trials and a
-1.10x gain in 18 of 20, and called none of 40 identical candidates faster.
+default settings scripts/bench_measure.py found a 1.25x gain in 20 of 20 trials in each
+of two full runs, a 1.10x gain in 18 and 15 of 20, and called none of 2 x 40 identical
+candidates faster (two cores shared with other work; the misses stopped undecided).
 """
 
 from __future__ import annotations
