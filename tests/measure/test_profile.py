@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import pstats
-import signal
-import subprocess
 import sys
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from perfsmith.core import ExecResult, Profile
+from perfsmith.core import Profile
 from perfsmith.errors import WorkloadError
 from perfsmith.measure.profile import (
     MAX_SOURCE_LINES,
@@ -23,6 +17,7 @@ from perfsmith.measure.profile import (
     function_source,
     profile_workload,
 )
+from tests.measure.boxes import Box
 
 PY = sys.executable
 
@@ -65,34 +60,6 @@ def workload():
     decorated(1)
     return Cruncher().crunch(DATA[:5000]) + cheap(DATA)
 """
-
-
-@dataclass
-class Box:
-    """Just enough sandbox: a folder, a private folder and subprocesses run in it."""
-
-    root: Path
-    private: Path
-
-    def exec(
-        self, argv: Sequence[str], *, timeout_s: float, env: Mapping[str, str] | None = None
-    ) -> ExecResult:
-        full_env = {"PATH": os.environ.get("PATH", ""), **(env or {})}
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            list(argv), cwd=self.root, env=full_env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )  # fmt: skip
-        try:
-            out, err = proc.communicate(timeout=timeout_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-            timed_out = True
-        return ExecResult(
-            tuple(argv), proc.returncode, out, err, time.monotonic() - start, timed_out
-        )
 
 
 def make_box(tmp: Path, workload: str = WORKLOAD) -> Box:

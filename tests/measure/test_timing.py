@@ -7,23 +7,20 @@ one of two speeds, so nothing here asserts absolute times.
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from perfsmith.core import ExecResult, Interval
+from perfsmith.core import Interval
 from perfsmith.errors import ConfigError, WorkloadError
 from perfsmith.measure import stats, timing
 from perfsmith.measure.sampling import next_step
 from perfsmith.measure.timing import TimingConfig
+from tests.measure.boxes import Box
 
 PY = sys.executable
 FAST = TimingConfig(rounds=4, values=2, warmups=1, min_time_s=0.01, timeout_s=60)
@@ -46,37 +43,6 @@ def setup():
 def workload():
     return pkg.work(N)
 """
-
-
-@dataclass
-class Box:
-    """Just enough sandbox: a folder, a private folder and subprocesses run in it."""
-
-    root: Path
-    private: Path
-    name: str = ""
-    log: list[str] = field(default_factory=list)  # names of the boxes that ran, in order
-
-    def exec(
-        self, argv: Sequence[str], *, timeout_s: float, env: Mapping[str, str] | None = None
-    ) -> ExecResult:
-        self.log.append(self.name)
-        full_env = {"PATH": os.environ.get("PATH", ""), **(env or {})}
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            list(argv), cwd=self.root, env=full_env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )  # fmt: skip
-        try:
-            out, err = proc.communicate(timeout=timeout_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-            timed_out = True
-        return ExecResult(
-            tuple(argv), proc.returncode, out, err, time.monotonic() - start, timed_out
-        )
 
 
 def make_box(tmp: Path, name: str, work: str = WORK, workload: str = WORKLOAD) -> Box:
