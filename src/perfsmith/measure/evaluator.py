@@ -191,7 +191,7 @@ class PipelineEvaluator:
             trees=trees,
             hidden_seeds=seeds,
             variants=variants,
-            written=frozenset(self._written(self.base)),
+            written=frozenset(self.base.changed_paths()),
             profile=prof,
         )
 
@@ -239,11 +239,6 @@ class PipelineEvaluator:
             out_dir=out_dir,
             noise=noise,
         )
-
-    def _written(self, box: LocalSandbox) -> set[str]:
-        """Files changed or created in a workspace since its base commit."""
-        res = box.exec(["git", "status", "--porcelain", "-uall", "--no-renames"], timeout_s=60)
-        return {line[3:].strip().strip('"') for line in res.stdout.splitlines() if len(line) > 3}
 
     # ----------------------------------------------------------------- candidate
     def evaluate(self, task: Task, patch: str, *, baseline: Baseline, out_dir: Path) -> Measurement:
@@ -339,7 +334,7 @@ class PipelineEvaluator:
         except WorkloadError as exc:
             return self.crash(m, exc, "timing")
         m = replace(m, artifacts=dict(timing.files), inner_s=m.inner_s + timing.inner_s)
-        extra_writes = self._written(cand) - set(touched_paths(m.patch)) - baseline.written
+        extra_writes = cand.changed_paths() - set(touched_paths(m.patch)) - baseline.written
         if extra_writes:
             shown = ", ".join(sorted(extra_writes)[:5])
             return replace(

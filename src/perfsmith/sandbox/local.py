@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, ClassVar
+from typing import IO, TYPE_CHECKING, ClassVar, Self, TypeVar
 
 from perfsmith.core import ExecResult, Sandbox
 from perfsmith.errors import RepoError, SandboxError
@@ -43,9 +43,14 @@ _GIT_FLAGS = (
     "-c", "core.autocrlf=false", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
     "-c", "commit.gpgsign=false", "-c", "gc.auto=0", "-c", "maintenance.auto=false",
     "-c", "user.name=perfsmith", "-c", "user.email=perfsmith@localhost",
+    # A container's user may own the files (Docker sandbox); git would call that dubious.
+    "-c", "safe.directory=*",
 )  # fmt: skip
 # Files that running code leaves behind; never part of a candidate's diff.
 _WORKSPACE_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n.mypy_cache/\n"
+
+
+_Box = TypeVar("_Box", bound="LocalSandbox")
 
 
 class WorkspaceFileError(SandboxError, OSError):
@@ -178,10 +183,17 @@ class LocalSandbox:
             RepoError: the repository is missing or not a directory.
             SandboxError: the workspace exists already or git is missing or fails.
         """
-        files = snapshot_files(repo)
-        box = cls._new(parent, name, limits)
-        src_root = repo.resolve()
+        return cls._new(parent, name, lambda root, private: cls(root, private, limits)).populate(
+            repo
+        )
+
+    def populate(self, repo: Path) -> Self:
+        """Copy the user's project into this empty workspace and commit it as the base;
+        on failure the workspace is removed (see ``create``)."""
+        box = self
         try:
+            files = snapshot_files(repo)
+            src_root = repo.resolve()
             for rel in files:
                 _copy_entry(src_root, box.root, rel)
             box._git_checked("init", "-q", "--template=", "-b", "main")
@@ -195,9 +207,9 @@ class LocalSandbox:
             raise
         return box
 
-    def clone(self, name: str) -> LocalSandbox:
+    def clone(self, name: str) -> Self:
         """Copy this workspace, history included, into a sibling folder ``name``."""
-        box = self._new(self.root.parent, name, self.limits)
+        box = self._new(self.root.parent, name, self._sibling)
         box.root.rmdir()
         try:
             shutil.copytree(self.root, box.root, symlinks=True)
@@ -206,8 +218,12 @@ class LocalSandbox:
             raise
         return box
 
-    @classmethod
-    def _new(cls, parent: Path, name: str, limits: Limits | None) -> LocalSandbox:
+    def _sibling(self, root: Path, private: Path) -> Self:
+        """A new, empty sandbox of the same kind and settings (subclasses add theirs)."""
+        return type(self)(root, private, self.limits)
+
+    @staticmethod
+    def _new(parent: Path, name: str, make: Callable[[Path, Path], _Box]) -> _Box:
         if not name or "/" in name or name in (".", ".."):
             raise SandboxError(f"Bad workspace name {name!r}.", "Use a plain folder name.")
         root = parent / name
@@ -217,7 +233,7 @@ class LocalSandbox:
             )
         root.mkdir(parents=True)
         private = parent / f"{name}.private"
-        box = cls(root, private, limits)
+        box = make(root, private)
         box._private_dirs()
         return box
 
@@ -395,6 +411,12 @@ class LocalSandbox:
         if not res.ok:
             raise SandboxError(f"git diff failed: {res.stderr.strip()}", "Report this as a bug.")
         return res.stdout
+
+    def changed_paths(self) -> set[str]:
+        """Files changed or created in the work tree since the base commit (git runs here,
+        on the host, never inside the sandbox)."""
+        res = self._git("status", "--porcelain", "-uall", "--no-renames")
+        return {line[3:].strip().strip('"') for line in res.stdout.splitlines() if len(line) > 3}
 
     def close(self) -> None:
         """Delete the workspace and its private folder (safe to call twice)."""
