@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck install clean
+.PHONY: demo test lint typecheck install system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,7 +26,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# System packages the tests use (bubblewrap); installed when missing and we are root.
+system-deps:
+	@sh scripts/system_deps.sh
+
+test: system-deps lint typecheck
 	$(BIN)/python scripts/run_tests.py
 
 clean:

@@ -69,6 +69,15 @@ PythonOpt = Annotated[
     str | None,
     typer.Option(help="Interpreter for tests and workload (needs pytest and pyperf)."),
 ]
+SandboxOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Where candidates run: docker (hardened containers), local (a private copy; "
+        "bubblewrap isolation when installed) or auto (docker when the engine answers).",
+        metavar="auto|docker|local",
+        envvar="PERFSMITH_SANDBOX",
+    ),
+]
 ConfigOpt = Annotated[Path | None, typer.Option(help="YAML file with any config.yaml keys.")]
 
 
@@ -131,6 +140,7 @@ def optimize_cmd(
         int | None, typer.Option(help="Interleaved worker processes per side per candidate [6].")
     ] = None,
     python: PythonOpt = None,
+    sandbox: SandboxOpt = None,
     config: ConfigOpt = None,
     runs_dir: Annotated[
         Path, typer.Option(help="Where run folders go.", envvar="PERFSMITH_RUNS_DIR")
@@ -170,6 +180,7 @@ def optimize_cmd(
             "model": model,
             "judge_model": judge_model,
             "python": python,
+            "sandbox": sandbox,
             "budget": {
                 "iterations": budget_iterations,
                 "evaluations": budget_evaluations,
@@ -217,6 +228,7 @@ def measure_cmd(
     target: TargetOpt = None,
     min_gain: MinGainOpt = None,
     python: PythonOpt = None,
+    sandbox: SandboxOpt = None,
     config: ConfigOpt = None,
     out: Annotated[
         Path | None, typer.Option(help="Folder for the raw data (default: a new runs/ folder).")
@@ -232,7 +244,7 @@ def measure_cmd(
 
     from perfsmith.config import resolve
     from perfsmith.measure.standalone import measure_patch, report_json, report_text
-    from perfsmith.sandbox.local import LocalSandbox
+    from perfsmith.sandbox.factory import kill_all
     from perfsmith.trajectory import new_run_id, write_json
 
     try:
@@ -244,6 +256,7 @@ def measure_cmd(
                 "tests": tests or None,
                 "target": target,
                 "python": python,
+                "sandbox": sandbox,
                 "timing": {"min_gain": min_gain},
             },
             config_file=config,
@@ -261,7 +274,7 @@ def measure_cmd(
         try:
             report = measure_patch(cfg, text, out_dir, emit=say)
         except KeyboardInterrupt:
-            LocalSandbox.kill_all()
+            kill_all()
             err.print("Interrupted; nothing was changed.")
             raise typer.Exit(EXIT_INTERRUPTED) from None
     except PerfsmithError as exc:

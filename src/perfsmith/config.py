@@ -86,6 +86,29 @@ class CheckSettings(_Strict):
     quarantine_variants: int = Field(3, ge=1, description="extra variants for quarantine")
 
 
+class DockerConfig(_Strict):
+    """How the Docker sandbox builds its image and limits its containers."""
+
+    image_base: str = Field(
+        "host",
+        description="'host' (this machine's Debian packages, offline), 'debian' (debootstrap "
+        "from the package mirror) or an image reference such as python:3.11-slim (needs a "
+        "registry)",
+    )
+    packages: list[str] = Field(
+        default_factory=list, description="extra Debian packages for the image"
+    )
+    memory_gb: float = Field(8.0, gt=0, description="memory limit per container (no swap)")
+    pids: int = Field(512, ge=16, description="most processes and threads per container")
+    cpus: str | None = Field(
+        None, description="CPU set to pin containers to, e.g. '1' or '0-3' (default: all ours)"
+    )
+    tmpfs_mb: int = Field(1024, ge=16, description="size cap of /tmp in a container")
+
+
+SandboxKind = Literal["auto", "docker", "local"]
+
+
 class RunConfig(_Strict):
     """Everything one optimization run needs; written to ``config.yaml``."""
 
@@ -108,7 +131,11 @@ class RunConfig(_Strict):
     )
     test_timeout_s: float = Field(600, gt=0)
     max_format_errors: int = Field(3, ge=1)
-    sandbox: Literal["local"] = "local"
+    sandbox: SandboxKind = Field(
+        "auto", description="auto: Docker when the engine answers, else local"
+    )
+    bwrap: bool = Field(True, description="isolate the local sandbox with bubblewrap if present")
+    docker: DockerConfig = Field(default_factory=lambda: DockerConfig())
 
     @field_validator("workload", "workload_cmd")
     @classmethod

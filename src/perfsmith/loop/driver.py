@@ -20,7 +20,7 @@ from perfsmith.loop.state import LoopState
 from perfsmith.measure.hardware import fingerprint
 from perfsmith.measure.metrics import check_target
 from perfsmith.models import make_model
-from perfsmith.sandbox.local import LocalSandbox
+from perfsmith.sandbox.factory import choose, kill_all
 from perfsmith.trajectory import atomic_write, new_run_id, write_json
 
 EXIT_INTERRUPTED = 130
@@ -109,6 +109,9 @@ def run_optimize(req: OptimizeRequest, *, console: Console, clock: Any = None) -
         check = getattr(m, "check_environment", None)
         if check is not None:
             check()  # a missing key fails now, not after minutes of baseline work
+    sandbox = choose(cfg.sandbox, bwrap=cfg.bwrap)
+    if sandbox.warning:
+        console.print(f"[yellow]warning:[/] {sandbox.warning}")
     progress = Progress(console, quiet=req.quiet, budget=None)
     rt = Runtime(
         config=cfg,
@@ -117,19 +120,20 @@ def run_optimize(req: OptimizeRequest, *, console: Console, clock: Any = None) -
         judge=LLMJudge(judge_model),
         coder_model=cfg.model,
         judge_model=cfg.judge_model or cfg.model,
-        fingerprint=fingerprint(python=cfg.python, sandbox=cfg.sandbox),
+        fingerprint=fingerprint(python=cfg.python, sandbox=sandbox.kind),
         emit=progress.handle,
+        sandbox=sandbox,
     )
     if clock is not None:
         rt.clock = clock
     progress.budget = rt.budget
-    progress.start(run_id, run_dir, cfg, resumed=bool(req.resume))
+    progress.start(run_id, run_dir, cfg, resumed=bool(req.resume), sandbox=sandbox.kind)
     try:
         # A run stopped before its first checkpoint has nothing to resume: start it afresh.
         resumable = req.resume is not None and state is not None
         result = graph.resume(rt, run_id) if resumable else graph.run(rt, run_id)
     except KeyboardInterrupt:
-        LocalSandbox.kill_all()
+        kill_all()
         _mark(run_dir, "interrupted")
         console.print(
             f"\n[yellow]Interrupted.[/] The run is saved in {run_dir}; continue it with "
@@ -137,7 +141,7 @@ def run_optimize(req: OptimizeRequest, *, console: Console, clock: Any = None) -
         )
         return EXIT_INTERRUPTED
     except PerfsmithError as exc:
-        LocalSandbox.kill_all()
+        kill_all()
         _mark(run_dir, "model_error" if isinstance(exc, ModelError) else "error", exc.message)
         console.print(f"The run folder {run_dir} keeps what was done so far.")
         raise

@@ -37,7 +37,9 @@ class Progress:
         self.best: dict[str, Any] | None = None
         self.cost = 0.0
 
-    def start(self, run_id: str, run_dir: Path, cfg: RunConfig, *, resumed: bool) -> None:
+    def start(
+        self, run_id: str, run_dir: Path, cfg: RunConfig, *, resumed: bool, sandbox: str = ""
+    ) -> None:
         if self.quiet:
             return
         verb = "Resuming" if resumed else "Starting"
@@ -45,6 +47,8 @@ class Progress:
         self.console.print(
             f"  repo {cfg.repo} · workload {cfg.workload or cfg.workload_cmd} · model {cfg.model}"
         )
+        if sandbox:
+            self.console.print(f"  sandbox {sandbox}", style="dim", markup=False)
 
     def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
@@ -56,6 +60,8 @@ class Progress:
             return
         if kind == "setup":
             self.console.print(f"  workspace {event['workspace']}", style="dim", markup=False)
+        elif kind == "note":
+            self.console.print(f"  {event['text']}", style="dim", markup=False)
         elif kind == "baseline_start":
             self.console.print("  baseline: running tests, timing and profiling…", style="dim")
         elif kind == "baseline":

@@ -20,6 +20,7 @@ from perfsmith.loop.budget import Budget
 from perfsmith.loop.state import LoopState
 from perfsmith.measure import guards
 from perfsmith.measure.evaluator import PipelineEvaluator
+from perfsmith.sandbox.factory import Choice, open_base
 from perfsmith.sandbox.local import LocalSandbox
 from perfsmith.trajectory import save_trajectory, write_json
 
@@ -40,6 +41,7 @@ class Runtime:
     fingerprint: dict[str, Any]
     clock: Callable[[], float] = time.monotonic
     emit: Callable[[Event], None] = lambda event: None
+    sandbox: Choice = field(default_factory=lambda: Choice("local"))
     _work: Path | None = None
     _base: LocalSandbox | None = None
     _evaluator: PipelineEvaluator | None = None
@@ -66,7 +68,14 @@ class Runtime:
         """The pristine workspace, created on first use (also after a resume)."""
         if self._base is None:
             self._work = Path(tempfile.mkdtemp(prefix="perfsmith-"))
-            self._base = LocalSandbox.create(Path(self.config.repo), self._work, "base")
+            self._base = open_base(
+                self.sandbox,
+                Path(self.config.repo),
+                self._work,
+                python=self.config.python,
+                docker=self.config.docker,
+                notify=lambda line: self.emit({"kind": "note", "text": line}),
+            )
         return self._base
 
     def evaluator(self) -> PipelineEvaluator:

@@ -19,6 +19,7 @@ from perfsmith.core import CandidateStatus, Measurement
 from perfsmith.measure.evaluator import Baseline, PipelineEvaluator
 from perfsmith.measure.hardware import fingerprint
 from perfsmith.measure.metrics import check_target
+from perfsmith.sandbox.factory import choose, open_base
 from perfsmith.sandbox.local import LocalSandbox
 
 Verdict = Literal[
@@ -61,10 +62,15 @@ def measure_patch(
 ) -> MeasureReport:
     """Establish the baseline of ``cfg.repo`` and evaluate ``patch`` against it."""
     check_target(cfg.target, workload_is_command=cfg.workload_cmd is not None)
+    sandbox = choose(cfg.sandbox, bwrap=cfg.bwrap)
+    if sandbox.warning:
+        emit(f"warning: {sandbox.warning}")
     work = Path(tempfile.mkdtemp(prefix="perfsmith-"))
     base: LocalSandbox | None = None
     try:
-        base = LocalSandbox.create(Path(cfg.repo), work, "base")
+        base = open_base(
+            sandbox, Path(cfg.repo), work, python=cfg.python, docker=cfg.docker, notify=emit
+        )
         evaluator = PipelineEvaluator.from_config(base, cfg)
         emit("baseline: running tests, checking the output, timing and profiling")
         baseline = evaluator.establish_baseline(out_dir / "baseline")
@@ -80,7 +86,7 @@ def measure_patch(
         verdict=VERDICTS[m.status],
         measurement=m,
         baseline=baseline,
-        fingerprint=fingerprint(python=cfg.python, sandbox=cfg.sandbox),
+        fingerprint=fingerprint(python=cfg.python, sandbox=sandbox.kind),
         target=cfg.target,
         out_dir=str(out_dir),
     )

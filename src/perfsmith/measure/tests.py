@@ -24,7 +24,9 @@ How pytest is invoked, and why:
 from __future__ import annotations
 
 import re
+import shutil
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -99,19 +101,27 @@ def run_tests(
         paths.append(full_env["PYTHONPATH"])
     full_env["PYTHONPATH"] = ":".join(paths)
 
+    # pytest writes into the private folder (the one place outside the workspace a sandbox
+    # can write to); the report is moved to ``xml_path`` afterwards.
+    scratch = sandbox.private / "perfsmith-tests"
+    scratch.mkdir(parents=True, exist_ok=True)
+    report = scratch / f"{uuid.uuid4().hex}.xml"
     started = time.monotonic()
     note = ""
     xml_path.unlink(missing_ok=True)
-    res = sandbox.exec(pytest_argv(python, selection, xml_path), timeout_s=timeout_s, env=full_env)
-    if res.returncode == USAGE_ERROR and not xml_path.exists() and not res.timed_out:
+    res = sandbox.exec(pytest_argv(python, selection, report), timeout_s=timeout_s, env=full_env)
+    if res.returncode == USAGE_ERROR and not report.exists() and not res.timed_out:
         note = (
             "[perfsmith] pytest rejected the command line with the project's addopts; "
             "ran again with -o addopts=. First attempt said:\n" + _tail(res, 1000) + "\n"
         )
         left = max(timeout_s - (time.monotonic() - started), 1.0)
-        argv = pytest_argv(python, selection, xml_path, keep_addopts=False)
+        argv = pytest_argv(python, selection, report, keep_addopts=False)
         res = sandbox.exec(argv, timeout_s=left, env=full_env)
     duration = time.monotonic() - started
+    if report.exists():
+        shutil.copyfile(report, xml_path)
+        report.unlink()
 
     if res.timed_out:
         note += f"[perfsmith] the test run was killed after {timeout_s:g} s.\n"
