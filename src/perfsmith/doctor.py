@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from perfsmith.errors import PerfsmithError
 from perfsmith.measure import hardware
 
 
@@ -29,23 +30,39 @@ def _run(argv: list[str], timeout_s: float = 10) -> tuple[bool, str]:
     return out.returncode == 0, text[0] if text else f"exit code {out.returncode}"
 
 
-def _docker() -> Check:
-    if shutil.which("docker") is None:
-        return Check(
-            "docker",
-            False,
-            "no docker client on PATH",
-            "candidates run in the weaker local sandbox",
+def _docker() -> list[Check]:
+    """The engine, then the sandbox image for this interpreter (cached or not yet built)."""
+    try:
+        from perfsmith.sandbox import docker as dock
+        from perfsmith.sandbox import image as images
+    except ImportError as exc:  # the SDK is a dependency; a broken install still gets a line
+        return [Check("docker", False, f"docker SDK missing ({exc})", "reinstall perfsmith")]
+    ok, detail = dock.engine_status()
+    if not ok:
+        weaker = "candidates run in the weaker local sandbox; start the engine or set DOCKER_HOST"
+        return [Check("docker", False, detail, weaker)]
+    lines = [Check("docker", True, detail, "")]
+    client = dock.engine()
+    cached = client.images.list(filters={"label": "perfsmith.image=1"})
+    try:
+        uid, gid = dock.container_user()
+        plan = images.plan_image(sys.executable, uid=uid, gid=gid)
+    except PerfsmithError as exc:
+        lines.append(Check("docker image", False, exc.message, exc.hint))
+        return lines
+    here = [i for i in cached if i.labels.get("perfsmith.image.key") == plan.key]
+    size = f", {here[0].attrs.get('Size', 0) / 2**20:.0f} MiB" if here else ""
+    state = "cached" if here else "not built yet (built from local packages on first use)"
+    lines.append(
+        Check(
+            "docker image",
+            True,
+            f"{plan.tag} from {plan.base}: {state}{size}; {len(cached)} perfsmith image(s) "
+            "in the engine",
+            "",
         )
-    ok, detail = _run(["docker", "version", "--format", "engine {{.Server.Version}}"])
-    if ok:
-        return Check("docker", True, detail, "")
-    return Check(
-        "docker",
-        False,
-        f"the engine does not answer ({detail})",
-        "candidates run in the weaker local sandbox; start the engine",
     )
+    return lines
 
 
 def _tool(name: str, argv: list[str], cost: str) -> Check:
@@ -60,7 +77,7 @@ def checks() -> list[Check]:
     support = hardware.metric_support()
     out = [
         Check("python", True, f"{sys.executable} ({sys.version.split()[0]})", ""),
-        _docker(),
+        *_docker(),
         _tool(
             "bubblewrap",
             ["bwrap", "--version"],

@@ -405,3 +405,29 @@ def test_doctor_lists_every_check_with_what_it_costs() -> None:
 
     for c in checks():
         assert c.ok or c.cost, f"{c.name} is missing but says nothing about what that costs"
+
+
+def test_doctor_with_a_dead_engine_says_what_that_costs() -> None:
+    res = subprocess.run(
+        [str(BIN / "perfsmith"), "doctor"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "250", "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    line = next(line for line in res.stdout.splitlines() if "│ docker " in line)
+    assert "does not answer" in line and "local sandbox" in line
+    assert "docker image" not in res.stdout
+
+
+@pytest.mark.docker
+def test_doctor_reports_the_sandbox_image() -> None:
+    from perfsmith.doctor import checks
+    from tests.sandbox.docker_helpers import client_or_skip
+
+    client_or_skip()
+    image = next(c for c in checks() if c.name == "docker image")
+    assert image.ok and "perfsmith-sandbox:" in image.detail
+    assert "cached" in image.detail or "not built yet" in image.detail

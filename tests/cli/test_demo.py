@@ -29,8 +29,20 @@ def _git_copy(example: str, dest: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("example", ["logstats", "textsearch"])
-def test_demo_run_end_to_end(tmp_path: Path, example: str) -> None:
+@pytest.mark.parametrize(
+    ("example", "sandbox"),
+    [
+        ("logstats", "local"),
+        ("textsearch", "local"),
+        # The same verdicts in a container (logstats: tests/cli/test_docker_runs.py).
+        pytest.param("textsearch", "docker", marks=pytest.mark.docker),
+    ],
+)
+def test_demo_run_end_to_end(tmp_path: Path, example: str, sandbox: str) -> None:
+    if sandbox == "docker":
+        from tests.sandbox.docker_helpers import client_or_skip
+
+        client_or_skip()
     repo = _git_copy(example, tmp_path)
     before = tree_hash(repo)
     runs = tmp_path / "runs"
@@ -44,6 +56,8 @@ def test_demo_run_end_to_end(tmp_path: Path, example: str) -> None:
             str(runs),
             "--run-id",
             "demo",
+            "--sandbox",
+            sandbox,
         ],
         capture_output=True,
         text=True,
@@ -81,6 +95,7 @@ def test_demo_run_end_to_end(tmp_path: Path, example: str) -> None:
     assert best["speedup"]["estimate"] >= 2.0
     assert best["n"] >= 4
     assert traj["info"]["fingerprint"]["id"]
+    assert traj["info"]["fingerprint"]["sandbox"].startswith(sandbox)
     for step in traj["steps"]:
         for rel in step["artifacts"].values():
             assert (run / rel).is_file()

@@ -17,7 +17,8 @@ import pytest
 
 from perfsmith.errors import SandboxError
 from perfsmith.sandbox import local
-from perfsmith.sandbox.local import LocalSandbox, bwrap_available
+from perfsmith.sandbox.bwrap import bwrap_available
+from perfsmith.sandbox.local import LocalSandbox
 from perfsmith.sandbox.pyenv import PythonEnv, inspect_python
 
 PY = sys.executable

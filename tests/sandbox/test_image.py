@@ -23,9 +23,8 @@ from perfsmith.sandbox.image import (
     library_packages,
     parse_dpkg_status,
     plan_image,
-    write_debian_rootfs,
-    write_host_rootfs,
 )
+from perfsmith.sandbox.rootfs import write_debian_rootfs, write_host_rootfs
 
 STATUS = """\
 Package: dpkg

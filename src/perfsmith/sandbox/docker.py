@@ -41,7 +41,9 @@ from docker.types import Mount
 from perfsmith.core import ExecResult
 from perfsmith.errors import SandboxError
 from perfsmith.sandbox import image as images
-from perfsmith.sandbox.local import OUTPUT_CAP, READER_JOIN_S, LocalSandbox
+from perfsmith.sandbox import rootfs
+from perfsmith.sandbox.local import LocalSandbox
+from perfsmith.sandbox.proc import OUTPUT_CAP, READER_JOIN_S
 from perfsmith.sandbox.pyenv import PythonEnv
 
 GiB = 1024**3
@@ -225,7 +227,7 @@ def ensure_image(
     try:
         if plan.base in ("host", "debian"):
             tar = work / f"rootfs-{plan.key[:16]}.tar"
-            writer = images.write_host_rootfs if plan.base == "host" else images.write_debian_rootfs
+            writer = rootfs.write_host_rootfs if plan.base == "host" else rootfs.write_debian_rootfs
             try:
                 writer(plan, tar)
                 client.api.import_image(

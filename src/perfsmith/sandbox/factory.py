@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfsmith.config import DockerConfig, SandboxKind
-from perfsmith.sandbox.local import LocalSandbox, bwrap_available
+from perfsmith.sandbox.bwrap import bwrap_available
+from perfsmith.sandbox.local import LocalSandbox
 from perfsmith.sandbox.pyenv import inspect_python
 
 MiB = 1024**2

@@ -12,20 +12,12 @@ or write anything that user can, including the JUnit report outside the workspac
 Docker sandbox (hardened containers) for code you do not trust; this one guards against
 mistakes, not against malice.
 
-``isolation="bwrap"`` runs each command under bubblewrap (5-25 ms more per command start):
-the whole file system read-only, a fresh /dev, /proc and an empty /tmp, the workspace and
-its private folder writable, the interpreter's folders (``PythonEnv.paths``) shown again
-when they lie under /tmp, no network but a loopback of its own, new pid, ipc, uts and
-cgroup namespaces (a user namespace where the kernel allows), no capabilities. Caveats: the
-user's files outside /tmp stay readable, /sys is the host's (read-only), and root stays
-root (uid 0 of a read-only view, without capabilities), so this keeps honest mistakes and
-simple tricks out of the user's files and off the network; it is not a container.
+``isolation="bwrap"`` runs each command under bubblewrap instead: see
+``perfsmith.sandbox.bwrap`` for that profile and its limits.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
 import resource
 import shutil
@@ -36,19 +28,27 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, ClassVar, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Literal, Self, TypeVar
 
 from perfsmith.core import ExecResult, Sandbox
 from perfsmith.errors import RepoError, SandboxError
+from perfsmith.sandbox.bwrap import bwrap_argv, bwrap_available, runnable
+from perfsmith.sandbox.proc import (
+    KILL_GRACE_S,
+    OUTPUT_CAP,
+    READER_JOIN_S,
+    TailReader,
+    limiter,
+    remove_tree,
+    signal_group,
+    wait_no_reap,
+)
 from perfsmith.sandbox.pyenv import PythonEnv
 
 GiB = 1024**3
 SKIP_DIRS = frozenset(
     {".git", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules"}
 )
-OUTPUT_CAP = 1_000_000  # bytes kept per stream (the tail)
-KILL_GRACE_S = 1.0
-READER_JOIN_S = 2.0
 # Workspace git: no user or system config (no hooks, signing, filters, pagers), no CRLF games.
 _GIT_FLAGS = (
     "-c", "core.autocrlf=false", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
@@ -63,11 +63,6 @@ _WORKSPACE_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n.mypy_cache/\n"
 
 _Box = TypeVar("_Box", bound="LocalSandbox")
 Isolation = Literal["none", "bwrap"]
-# Read-only root, private /dev, /proc and /tmp, every namespace, no capabilities.
-_BWRAP_BASE = (
-    "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-    "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-)  # fmt: skip
 
 
 class WorkspaceFileError(SandboxError, OSError):
@@ -180,7 +175,7 @@ class LocalSandbox:
         private: a folder outside the workspace for HOME, TMPDIR and reports.
         limits: resource limits applied to every command.
         isolation: ``"none"`` (plain subprocesses) or ``"bwrap"`` (bubblewrap, see
-            module docs).
+            ``perfsmith.sandbox.bwrap``).
         python_env: the interpreter whose folders bubblewrap must show again when they
             lie under /tmp (a virtualenv there is hidden otherwise); None: none.
     """
@@ -342,7 +337,7 @@ class LocalSandbox:
             "PYTHONHASHSEED": "0",
             **(env or {}),
         }
-        if self.isolation == "bwrap" and not _runnable(args[0], workdir, full_env["PATH"]):
+        if self.isolation == "bwrap" and not runnable(args[0], workdir, full_env["PATH"]):
             # bwrap itself starts fine and only then fails: report it as without bwrap.
             raise SandboxError(
                 f"Could not start {args[0]}: not found or not executable.",
@@ -354,7 +349,7 @@ class LocalSandbox:
             proc = subprocess.Popen(
                 command, cwd=workdir, env=full_env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                preexec_fn=_limiter(self.limits),  # rlimits must be set in the child
+                preexec_fn=limiter(_rlimits(self.limits)),  # rlimits must be set in the child
             )  # fmt: skip
         except OSError as exc:
             raise SandboxError(
@@ -366,17 +361,18 @@ class LocalSandbox:
             self._live[proc.pid] = proc
         # The readers own the pipes and close them at EOF: a process that escaped the group
         # may hold them open, and closing under a blocked reader could hit a reused fd.
-        readers = (_TailReader(proc.stdout), _TailReader(proc.stderr))
+        # Passed per call, not left to the default: this module's OUTPUT_CAP is the one that counts.
+        readers = (TailReader(proc.stdout, OUTPUT_CAP), TailReader(proc.stderr, OUTPUT_CAP))
         timed_out = False
         try:
-            timed_out = not _wait_no_reap(proc.pid, timeout_s)
+            timed_out = not wait_no_reap(proc.pid, timeout_s)
             if timed_out:
-                _signal_group(proc.pid, signal.SIGTERM)
-                _wait_no_reap(proc.pid, KILL_GRACE_S)
+                signal_group(proc.pid, signal.SIGTERM)
+                wait_no_reap(proc.pid, KILL_GRACE_S)
         finally:
             # However we got here (done, timed out, KeyboardInterrupt), kill what is left of
             # the group while the unreaped leader still holds its id, then reap.
-            _signal_group(proc.pid, signal.SIGKILL)
+            signal_group(proc.pid, signal.SIGKILL)
             with self._live_lock:
                 self._live.pop(proc.pid, None)
             proc.wait()
@@ -395,13 +391,13 @@ class LocalSandbox:
         """The argv that runs ``args`` in ``workdir`` (default: the root) with this isolation."""
         if self.isolation != "bwrap":
             return args
-        binds = [("--ro-bind", p) for p in _under_tmp(self.python_env)]
-        binds += [("--bind", str(self.root.absolute())), ("--bind", str(self.private.absolute()))]
-        # Outer folders first, so a later bind is never hidden by one above it.
-        binds.sort(key=lambda b: len(Path(b[1]).parts))
-        mounts = [arg for flag, path in binds for arg in (flag, path, path)]
-        chdir = str((workdir or self.root).absolute())
-        return (_bwrap_path(), *_BWRAP_BASE, *mounts, "--chdir", chdir, "--", *args)
+        return bwrap_argv(
+            args,
+            root=self.root,
+            private=self.private,
+            workdir=workdir or self.root,
+            python_env=self.python_env,
+        )
 
     @classmethod
     def kill_all(cls) -> int:
@@ -413,7 +409,7 @@ class LocalSandbox:
         with cls._live_lock:
             pids = list(cls._live)
         for pid in pids:
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
         return len(pids)
 
     # -- files --------------------------------------------------------------------
@@ -505,7 +501,7 @@ class LocalSandbox:
     def close(self) -> None:
         """Delete the workspace and its private folder (safe to call twice)."""
         for path in (self.root, self.private):
-            _remove_tree(path)
+            remove_tree(path)
 
     def __enter__(self) -> LocalSandbox:
         return self
@@ -552,41 +548,6 @@ class LocalSandbox:
             )
 
 
-@functools.lru_cache(maxsize=1)
-def bwrap_available() -> bool:
-    """Whether bubblewrap is on PATH and can build this module's sandbox (checked once)."""
-    path = shutil.which("bwrap")
-    if path is None:
-        return False
-    try:
-        res = subprocess.run(
-            [path, *_BWRAP_BASE, "true"], stdin=subprocess.DEVNULL,
-            capture_output=True, timeout=30, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return res.returncode == 0
-
-
-@functools.lru_cache(maxsize=1)
-def _bwrap_path() -> str:
-    return shutil.which("bwrap") or "bwrap"
-
-
-def _under_tmp(python_env: PythonEnv | None) -> list[str]:
-    """The interpreter's folders that the tmpfs on /tmp would hide."""
-    if python_env is None:
-        return []
-    return [p for p in python_env.paths if Path(p).is_relative_to("/tmp")]
-
-
-def _runnable(program: str, workdir: Path, path: str) -> bool:
-    if "/" in program:
-        full = workdir / program
-        return full.is_file() and os.access(full, os.X_OK)
-    return shutil.which(program, path=path) is not None
-
-
 def _copy_entry(src_root: Path, dst_root: Path, rel: str) -> None:
     src, dst = src_root / rel, dst_root / rel
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -603,99 +564,14 @@ def _copy_entry(src_root: Path, dst_root: Path, rel: str) -> None:
     os.symlink(link, dst)
 
 
-def _limiter(limits: Limits) -> Callable[[], None]:
-    pairs = [
+def _rlimits(limits: Limits) -> list[tuple[int, int | None]]:
+    return [
         (resource.RLIMIT_AS, limits.memory_bytes),
         (resource.RLIMIT_DATA, limits.memory_bytes),
         (resource.RLIMIT_NPROC, limits.processes),
         (resource.RLIMIT_FSIZE, limits.file_bytes),
         (resource.RLIMIT_CORE, limits.core_bytes),
     ]
-
-    def apply() -> None:  # runs in the child between fork and exec: keep it tiny
-        for res, value in pairs:
-            if value is None:
-                continue
-            _, hard = resource.getrlimit(res)
-            v = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            # A limit we cannot set must not stop the command.
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(res, (v, v))
-
-    return apply
-
-
-def _wait_no_reap(pid: int, timeout_s: float) -> bool:
-    """Wait for ``pid`` to exit without reaping it (so its pgid stays ours); True if it did."""
-    deadline = time.monotonic() + max(timeout_s, 0.0)
-    delay = 0.0005
-    while True:
-        try:
-            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                return True
-        except ChildProcessError:
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        time.sleep(min(delay, remaining))
-        delay = min(delay * 2, 0.05)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    if not path.exists():
-        return
-    # A command may leave read-only folders behind (matters when not root): open them up.
-    for dirpath, dirnames, _ in os.walk(path):
-        for d in dirnames:
-            with contextlib.suppress(OSError):
-                os.chmod(os.path.join(dirpath, d), 0o700)
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-class _TailReader:
-    """Drain a pipe in a thread, keeping only the last ``OUTPUT_CAP`` bytes."""
-
-    def __init__(self, pipe: IO[bytes]) -> None:
-        self._pipe = pipe
-        self._buf = bytearray()
-        self._dropped = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        fd = self._pipe.fileno()
-        try:
-            while chunk := os.read(fd, 65536):
-                self._buf += chunk
-                if len(self._buf) > 2 * OUTPUT_CAP:
-                    cut = len(self._buf) - OUTPUT_CAP
-                    self._dropped += cut
-                    del self._buf[:cut]
-        except OSError:
-            pass
-        finally:
-            self._pipe.close()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-
-    def text(self) -> str:
-        data = bytes(self._buf)
-        dropped = self._dropped
-        if len(data) > OUTPUT_CAP:
-            dropped += len(data) - OUTPUT_CAP
-            data = data[-OUTPUT_CAP:]
-        head = f"[... {dropped} bytes dropped ...]\n" if dropped else ""
-        return head + data.decode("utf-8", "replace")
 
 
 if TYPE_CHECKING:  # mypy proves that a LocalSandbox is a core.Sandbox
