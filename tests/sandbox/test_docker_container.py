@@ -210,3 +210,18 @@ def _gone(client, cid: str | None) -> bool:  # type: ignore[no-untyped-def]
     except docker.errors.NotFound:
         return True
     return False
+
+
+def test_a_command_that_kills_the_runner_fails_and_the_next_one_gets_a_fresh_container(box) -> None:  # type: ignore[no-untyped-def]
+    assert box.exec(["true"], timeout_s=30).ok
+    old = box.container_id
+    res = box.exec(["sh", "-c", "kill -KILL -1; sleep 5"], timeout_s=30)
+    assert res.returncode == -9 and "runner died" in res.stderr
+    assert box.exec(["true"], timeout_s=30).ok
+    assert box.container_id != old
+
+
+def test_large_output_keeps_its_tail(box) -> None:  # type: ignore[no-untyped-def]
+    res = py(box, "import sys; sys.stdout.write('x' * 3_000_000 + 'END')")
+    assert res.ok
+    assert res.stdout.endswith("END") and "bytes dropped" in res.stdout.splitlines()[0]

@@ -18,6 +18,13 @@ command gets a fresh one, the files are on the host); ``close`` and ``kill_all``
 remove ours; ``remove_leftovers`` removes containers whose owning perfsmith process on
 this host is gone (a kill -9) and nothing else.
 
+Commands: one ``docker exec`` per container starts a small runner (``_runner.py``) as the
+command user; each command is then a fresh process it starts, in its own session, and
+after each it kills the command's group and every straggler of that uid (the keepalive
+runs under another uid). A ``docker exec`` per command cost ~50 ms; through the runner a
+command starts as fast as on the host (``scripts/bench_sandbox.py``). A command that kills
+the runner fails, and the next one gets a fresh container.
+
 This is the only module that imports ``docker``.
 """
 
@@ -28,10 +35,10 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import docker
 import docker.errors
@@ -42,17 +49,13 @@ from perfsmith.core import ExecResult
 from perfsmith.errors import SandboxError
 from perfsmith.sandbox import image as images
 from perfsmith.sandbox import rootfs
+from perfsmith.sandbox.channel import Channel, decode_output, install_runner
 from perfsmith.sandbox.local import LocalSandbox
-from perfsmith.sandbox.proc import OUTPUT_CAP, READER_JOIN_S
 from perfsmith.sandbox.pyenv import PythonEnv
 
 GiB = 1024**3
 LABEL = "perfsmith.sandbox"
 ENGINE_TIMEOUT_S = 10
-# Runs the command, then kills whatever it left behind (everything of the command's uid
-# but this shell; the keepalive runs under another uid), and passes the status on.
-_WRAPPER = ("/bin/sh", "-c", '"$@"; rc=$?; kill -KILL -1 2>/dev/null; exit $rc', "perfsmith")
-_NOT_FOUND_RC = 127
 
 
 @dataclass(frozen=True)
@@ -320,6 +323,7 @@ class DockerSandbox(LocalSandbox):
         self.python_env = python_env
         self.uid, self.gid = container_user()
         self._container: Container | None = None
+        self._channel: Channel | None = None
         self._owned = False  # files handed to the container's user since the last change
 
     def _sibling(self, root: Path, private: Path) -> DockerSandbox:
@@ -373,7 +377,10 @@ class DockerSandbox(LocalSandbox):
         return container
 
     def _discard(self) -> None:
-        """Kill and remove this workspace's container (if any)."""
+        """Kill and remove this workspace's container (if any), and its runner."""
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close()
         container, self._container = self._container, None
         with self._containers_lock:
             self._containers.pop(id(self), None)
@@ -424,48 +431,62 @@ class DockerSandbox(LocalSandbox):
         if args[0] == self.python_env.python:  # a shim or alias: the real interpreter inside
             args = (self.python_env.executable, *args[1:])
         self._hand_over()
-        container = self._ensure_container()
+        channel = self._ensure_runner()
         started = time.monotonic()
-        api = self.client.api
+        request = {"argv": list(args), "env": full_env, "cwd": str(workdir)}
         try:
-            exec_id = api.exec_create(
-                container.id, [*_WRAPPER, *args], environment=full_env,
-                workdir=str(workdir), user=f"{self.uid}:{self.gid}",
-            )["Id"]  # fmt: skip
-            stream = api.exec_start(exec_id, stream=True, demux=True)
-        except docker.errors.DockerException as exc:
-            self._discard()
-            raise SandboxError(
-                f"The Docker engine failed to run {args[0]}: {_short(exc)}.",
-                "Run `perfsmith doctor`, or use --sandbox local.",
-            ) from exc
-        reader = _StreamReader(stream)
-        timed_out = False
-        try:
-            reader.join(timeout_s)
-            timed_out = reader.alive
-            if timed_out:
-                self._discard()  # kills the command and everything else in the container
-                reader.join(READER_JOIN_S)
+            reply = channel.request(request, timeout_s)
+        except TimeoutError:
+            self._discard()  # kills the command and everything else in the container
+            return ExecResult(args, -9, "", "", time.monotonic() - started, timed_out=True)
         except BaseException:
             self._discard()
             raise
-        stdout, stderr = reader.texts()
-        code = -9 if timed_out else _exit_code(api, exec_id)
-        if code == _NOT_FOUND_RC and stderr.rstrip().endswith(f"{args[0]}: not found"):
+        if reply is None:  # the command killed the runner (kill -9 -1), or the engine did
+            why = channel.stderr.strip()[-500:]
+            self._discard()
+            return ExecResult(
+                args, -9, "", f"[perfsmith] the sandbox's command runner died. {why}".strip(),
+                time.monotonic() - started,
+            )  # fmt: skip
+        if "error" in reply:
+            why = "not found in the sandbox image" if reply["error"] == "not_found" else "failed"
             raise SandboxError(
-                f"Could not start {args[0]}: not found in the sandbox image.",
+                f"Could not start {args[0]}: {why} ({reply.get('detail', '')}).",
                 "Use a program from the Python environment or the image (see `perfsmith "
-                "doctor`), or add its Debian package to [tool.perfsmith].docker.packages.",
+                "doctor`), or add its Debian package to docker.packages in the config.",
             )
+        dropped = reply.get("dropped", [0, 0])
         return ExecResult(
             argv=args,
-            returncode=code,
-            stdout=stdout,
-            stderr=stderr,
+            returncode=int(reply["rc"]),
+            stdout=decode_output(reply["out"], dropped[0]),
+            stderr=decode_output(reply["err"], dropped[1]),
             duration_s=time.monotonic() - started,
-            timed_out=timed_out,
         )
+
+    def _ensure_runner(self) -> Channel:
+        """The container's command runner, started with one ``docker exec`` if needed."""
+        if self._channel is not None and self._container is not None:
+            return self._channel
+        container = self._ensure_container()
+        script = install_runner(self.private)
+        try:
+            exec_id = self.client.api.exec_create(
+                container.id, [self.python_env.executable, "-I", "-u", str(script)],
+                stdin=True, user=f"{self.uid}:{self.gid}", workdir=str(self.private),
+                environment={"LANG": "C.UTF-8", "PERFSMITH_RUNNER": "1"},
+            )["Id"]  # fmt: skip
+            sock = self.client.api.exec_start(exec_id, socket=True)
+        except docker.errors.DockerException as exc:
+            self._discard()
+            raise SandboxError(
+                f"The Docker engine could not start the sandbox's command runner: {_short(exc)}.",
+                "Run `perfsmith doctor`, or use --sandbox local.",
+            ) from exc
+        # A unix-socket engine hands back a SocketIO; the channel needs the socket under it.
+        self._channel = Channel(cast(socket.socket, getattr(sock, "_sock", sock)))
+        return self._channel
 
     @classmethod
     def kill_all(cls) -> int:
@@ -507,59 +528,3 @@ def _chown_tree(top: Path, uid: int, gid: int, *, skip: Path) -> None:
                 st = os.lstat(path)
                 if st.st_uid != uid or st.st_gid != gid:
                     os.lchown(path, uid, gid)
-
-
-def _exit_code(api: Any, exec_id: str) -> int:
-    """The exec's status, as subprocess reports it (a signal n is -n)."""
-    code: int | None = None
-    for _ in range(50):  # the stream can end a moment before the engine records the status
-        code = api.exec_inspect(exec_id).get("ExitCode")
-        if code is not None:
-            break
-        time.sleep(0.02)
-    if code is None:
-        raise SandboxError("The Docker engine lost a command's exit status.", "Run it again.")
-    return -(code - 128) if 128 < code < 160 else int(code)
-
-
-class _StreamReader:
-    """Drain a demultiplexed exec stream in a thread, keeping the last ``OUTPUT_CAP`` bytes."""
-
-    def __init__(self, stream: Iterator[tuple[bytes | None, bytes | None]]) -> None:
-        self._stream = stream
-        self._bufs = (bytearray(), bytearray())
-        self._dropped = [0, 0]
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        # A container removed under us ends the stream with an error: that is the timeout.
-        with contextlib.suppress(Exception):
-            for chunk in self._stream:
-                for i, part in enumerate(chunk):
-                    if not part:
-                        continue
-                    buf = self._bufs[i]
-                    buf += part
-                    if len(buf) > 2 * OUTPUT_CAP:
-                        cut = len(buf) - OUTPUT_CAP
-                        self._dropped[i] += cut
-                        del buf[:cut]
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(max(timeout, 0.0))
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def texts(self) -> tuple[str, str]:
-        out = []
-        for buf, dropped in zip(self._bufs, self._dropped, strict=True):
-            data = bytes(buf)
-            if len(data) > OUTPUT_CAP:
-                dropped += len(data) - OUTPUT_CAP
-                data = data[-OUTPUT_CAP:]
-            head = f"[... {dropped} bytes dropped ...]\n" if dropped else ""
-            out.append(head + data.decode("utf-8", "replace"))
-        return out[0], out[1]
