@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from perfsmith.sandbox import image as images
-from perfsmith.sandbox.docker import (
+from perfsmith.sandbox.container import (
     LABEL,
     DockerSettings,
     container_spec,
@@ -121,6 +121,6 @@ def test_owner_labels_name_this_process() -> None:
 
 
 def _start_of_real(pid: int) -> str:
-    from perfsmith.sandbox.docker import _start_ticks
+    from perfsmith.sandbox.container import start_ticks
 
-    return _start_ticks(pid)
+    return start_ticks(pid)

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, ClassVar, Literal, Self, TypeVar
 
 from perfsmith.core import ExecResult, Sandbox
-from perfsmith.errors import RepoError, SandboxError
+from perfsmith.errors import SandboxError
 from perfsmith.sandbox.bwrap import bwrap_argv, bwrap_available, runnable
 from perfsmith.sandbox.proc import (
     KILL_GRACE_S,
@@ -44,11 +44,10 @@ from perfsmith.sandbox.proc import (
     wait_no_reap,
 )
 from perfsmith.sandbox.pyenv import PythonEnv
+from perfsmith.sandbox.snapshot import SKIP_DIRS, copy_entry, snapshot_files
 
 GiB = 1024**3
-SKIP_DIRS = frozenset(
-    {".git", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules"}
-)
+__all__ = ["SKIP_DIRS", "Limits", "LocalSandbox", "WorkspaceFileError", "snapshot_files"]
 # Workspace git: no user or system config (no hooks, signing, filters, pagers), no CRLF games.
 _GIT_FLAGS = (
     "-c", "core.autocrlf=false", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
@@ -81,90 +80,6 @@ class Limits:
     processes: int | None = 512
     file_bytes: int | None = 1 * GiB
     core_bytes: int | None = 0
-
-
-def snapshot_files(repo: Path) -> list[str]:
-    """List the files that make up the user's project, relative to ``repo``, sorted.
-
-    In a git work tree: tracked files that still exist plus untracked files that are
-    not ignored (the working-tree content is what gets copied). Elsewhere: every file,
-    skipping virtualenvs, caches, ``.git`` and ``*.pyc``. Nothing is written into
-    ``repo``: git runs without optional locks and without fsmonitor.
-
-    Args:
-        repo: the user's project folder.
-
-    Returns:
-        POSIX-style relative paths of files and symlinks.
-
-    Raises:
-        RepoError: ``repo`` does not exist or is not a directory.
-    """
-    if not repo.exists():
-        raise RepoError(f"Repository {repo} does not exist.", "Check the path you gave.")
-    if not repo.is_dir():
-        raise RepoError(f"Repository {repo} is not a directory.", "Point at the project folder.")
-    listed = _git_listing(repo)
-    if not listed:  # not a git work tree, or a folder the enclosing repository ignores
-        return _walk(repo)
-    files: set[str] = set()
-    for rel in (p.rstrip("/") for p in listed):  # a nested repository is listed as "dir/"
-        path = repo / rel
-        if path.is_symlink() or path.is_file():
-            files.add(rel)
-        elif path.is_dir():  # a submodule or nested repository: its files, not its .git
-            files.update(f"{rel}/{sub}" for sub in _walk(path))
-        # else: tracked but deleted in the work tree; the snapshot follows the work tree
-    return sorted(files)
-
-
-def _git_listing(repo: Path) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    for key in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"):
-        if key in os.environ:
-            env[key] = os.environ[key]
-    env["GIT_OPTIONAL_LOCKS"] = "0"
-    # safe.directory: we only list files, and fsmonitor (the one hook ls-files could run)
-    # is off, so a repository owned by another user is safe to read.
-    base = ["git", "-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false"]
-    base += ["-c", "safe.directory=*"]
-    try:
-        inside = subprocess.run(
-            [*base, "rev-parse", "--is-inside-work-tree"],
-            cwd=repo, env=env, capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        if inside.returncode != 0 or inside.stdout.strip() != "true":
-            return []
-        out = subprocess.run(
-            [*base, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=repo, env=env, capture_output=True, timeout=300, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        return []  # no git on PATH, or a hung file system: fall back to walking
-    if out.returncode != 0:
-        return []
-    return [os.fsdecode(p) for p in out.stdout.split(b"\0") if p]
-
-
-def _walk(root: Path) -> list[str]:
-    found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        keep = []
-        for d in dirnames:
-            if d in SKIP_DIRS:
-                continue
-            if (here / d).is_symlink():  # os.walk does not descend into these; copy the link
-                found.append((here / d).relative_to(root).as_posix())
-            else:
-                keep.append(d)
-        dirnames[:] = sorted(keep)
-        found.extend(
-            (here / f).relative_to(root).as_posix()
-            for f in filenames
-            if not f.endswith(".pyc") and f != ".git"
-        )
-    return sorted(found)
 
 
 class LocalSandbox:
@@ -248,7 +163,7 @@ class LocalSandbox:
             files = snapshot_files(repo)
             src_root = repo.resolve()
             for rel in files:
-                _copy_entry(src_root, box.root, rel)
+                copy_entry(src_root, box.root, rel)
             box._git_checked("init", "-q", "--template=", "-b", "main")
             (box.root / ".git" / "info").mkdir(parents=True, exist_ok=True)
             (box.root / ".git" / "info" / "exclude").write_text(_WORKSPACE_EXCLUDES)
@@ -304,6 +219,26 @@ class LocalSandbox:
 
     # -- commands ---------------------------------------------------------------
 
+    def _prepare(
+        self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, path: str
+    ) -> tuple[tuple[str, ...], Path, dict[str, str]]:
+        """A command's argv, working folder and environment: PATH, LANG, a private HOME and
+        TMPDIR, no bytecode files, a fixed hash seed; ``env`` adds to or overrides these."""
+        args = tuple(str(a) for a in argv)
+        if not args:
+            raise SandboxError("Empty command.", "Pass the program and its arguments.")
+        home, tmp = self._private_dirs()
+        full_env = {
+            "PATH": path,
+            "LANG": "C.UTF-8",
+            "HOME": str(home),
+            "TMPDIR": str(tmp),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            **(env or {}),
+        }
+        return args, self._inside(cwd) if cwd else self.root, full_env
+
     def exec(
         self,
         argv: Sequence[str],
@@ -323,20 +258,7 @@ class LocalSandbox:
         Raises:
             SandboxError: the command could not be started.
         """
-        args = tuple(str(a) for a in argv)
-        if not args:
-            raise SandboxError("Empty command.", "Pass the program and its arguments.")
-        workdir = self._inside(cwd) if cwd else self.root
-        home, tmp = self._private_dirs()
-        full_env = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "LANG": "C.UTF-8",
-            "HOME": str(home),
-            "TMPDIR": str(tmp),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
-            **(env or {}),
-        }
+        args, workdir, full_env = self._prepare(argv, env, cwd, os.environ.get("PATH", os.defpath))
         if self.isolation == "bwrap" and not runnable(args[0], workdir, full_env["PATH"]):
             # bwrap itself starts fine and only then fails: report it as without bwrap.
             raise SandboxError(
@@ -546,22 +468,6 @@ class LocalSandbox:
                 f"git {args[0]} failed in {self.root}: {res.stderr.strip()[-500:]}",
                 "Check that git works and the disk is not full.",
             )
-
-
-def _copy_entry(src_root: Path, dst_root: Path, rel: str) -> None:
-    src, dst = src_root / rel, dst_root / rel
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if not src.is_symlink():
-        shutil.copy2(src, dst)
-        return
-    target = os.readlink(src)
-    absolute = Path(os.path.normpath(src.parent / target))
-    if absolute.is_relative_to(src_root):
-        # A link into the project must point into the copy, never back at the user's tree.
-        link = os.path.relpath(dst_root / absolute.relative_to(src_root), dst.parent)
-    else:
-        link = str(absolute)  # outside the project: keep pointing at the same place
-    os.symlink(link, dst)
 
 
 def _rlimits(limits: Limits) -> list[tuple[int, int | None]]:
