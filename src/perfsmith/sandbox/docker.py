@@ -31,6 +31,7 @@ This is the only module that imports ``docker``.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import socket
 import threading
@@ -74,6 +75,8 @@ __all__ = [
     "open_docker",
     "remove_leftovers",
 ]
+
+
 # ----------------------------------------------------------------------------- engine
 _clients: dict[str, docker.DockerClient] = {}
 
@@ -150,7 +153,7 @@ def ensure_image(
     changes.append(f"USER {images.KEEPALIVE_UID}:{images.KEEPALIVE_UID}")
     repository, _, tag = plan.tag.partition(":")
     try:
-        if plan.base in ("host", "debian"):
+        if plan.base in images.HOST_BASES:
             tar = work / f"rootfs-{plan.key[:16]}.tar"
             writer = rootfs.write_host_rootfs if plan.base == "host" else rootfs.write_debian_rootfs
             try:
@@ -161,8 +164,6 @@ def ensure_image(
             finally:
                 tar.unlink(missing_ok=True)
         else:
-            import io
-
             dockerfile = images.dockerfile_for(plan).encode()
             client.images.build(
                 fileobj=io.BytesIO(dockerfile), tag=plan.tag, labels=plan.labels, rm=True
