@@ -26,6 +26,13 @@ app = typer.Typer(
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def _add_bench() -> None:
+    from perfsmith.cli_bench import bench_app
+
+    app.add_typer(bench_app)
+
+
 EXIT_INTERRUPTED = 130
 
 
@@ -305,6 +312,9 @@ def main() -> None:
     """Entry point of the ``perfsmith`` script."""
     _install_sigterm()
     app()
+
+
+_add_bench()
 
 
 optimize_app = typer.Typer(name="optimize", add_completion=False, pretty_exceptions_enable=False)

@@ -1,0 +1,1 @@
+"""perfsmith.bench: task sets, batch evaluation, metrics and reports."""
