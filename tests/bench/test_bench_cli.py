@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.bench.helpers import FIXTURE, make_suite
-from tests.bench.test_taskset import swe_row
+from tests.bench.helpers import make_suite
+from tests.bench.test_taskset import swe_rows
 from tests.loop.helpers import HALF_PAUSE, judge
 
 BIN = Path(sys.executable).parent
@@ -113,14 +113,45 @@ def test_an_interrupted_batch_resumes_without_rerunning_finished_tasks(tmp_path:
     }
 
 
-@pytest.mark.slow
-def test_ray_executor_gives_the_same_results_as_the_local_pool(tmp_path: Path) -> None:
+@pytest.fixture
+def ray_cluster(tmp_path: Path) -> Iterator[str]:
+    """A local Ray head started by the test, as a user's cluster would be; its address."""
     pytest.importorskip("ray")
+    port = _free_port()
+    ray = [str(BIN / "ray")]
+    # A throwaway cluster on this machine: no token authentication (Ray's default for
+    # `ray start` wants a token file shared by every client).
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    subprocess.run(
+        [*ray, "start", "--head", "--num-cpus", "2", "--port", str(port),
+         "--node-ip-address", "127.0.0.1", "--include-dashboard=false",
+         "--disable-usage-stats", "--temp-dir", "/tmp/ray"],
+        check=True, capture_output=True, timeout=180, env=env,
+    )  # fmt: skip
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([*ray, "stop", "--force"], capture_output=True, timeout=120, env=env)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_results_as_the_local_pool(
+    tmp_path: Path, ray_cluster: str
+) -> None:
     suite = make_suite(tmp_path, names=("alpha", "beta"))
     got = {}
     for executor in ("local", "ray"):
-        res = bench("eval", suite, "--gold", "--executor", executor, "--workers", "2", "--config",
-                    tmp_path / "fast.yaml", "--runs-dir", tmp_path / executor)  # fmt: skip
+        res = bench("eval", suite, "--gold", "--executor", executor, "--workers", "2",
+                    "--ray-address", ray_cluster, "--config", tmp_path / "fast.yaml",
+                    "--runs-dir", tmp_path / executor)  # fmt: skip
         assert res.returncode == 0, res.stderr
         got[executor] = {
             r["instance_id"]: (r["status"], r["correct"], r["expert_status"])
@@ -140,16 +171,7 @@ def test_ray_executor_gives_the_same_results_as_the_local_pool(tmp_path: Path) -
 def test_swefficiency_row_gold_patch_is_applied_at_the_base_commit_and_scored(
     tmp_path: Path,
 ) -> None:
-    from tests.bench.helpers import git_repo
-
-    clone = tmp_path / "repos" / "acme__tiny"
-    shutil.copytree(FIXTURE, clone, ignore=shutil.ignore_patterns("__pycache__", "bench"))
-    base = git_repo(clone)
-    (clone / "tiny" / "core.py").write_text("raise SystemExit('not the base')\n")
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(clone),
-                    "commit", "-qam", "later"], check=True)  # fmt: skip
-    rows = tmp_path / "swe.jsonl"
-    rows.write_text(json.dumps(swe_row(clone, base)) + "\n")
+    rows = swe_rows(tmp_path)
     (tmp_path / "fast.yaml").write_text(yaml.safe_dump({"timing": {"rounds": 4, "values": 2}}))
     out = tmp_path / "out"
     res = bench("eval", rows, "--repos", tmp_path / "repos", "--gold",

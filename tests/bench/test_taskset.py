@@ -138,7 +138,9 @@ def swe_row(clone: Path, base: str) -> dict[str, object]:
     }
 
 
-def test_swefficiency_row_from_a_local_clone_at_its_base_commit(tmp_path: Path) -> None:
+def swe_rows(tmp_path: Path) -> Path:
+    """A JSONL file with one row whose repository is a local clone under tmp_path/repos,
+    with a later commit after the base that the task must not see."""
     clone = tmp_path / "repos" / "acme__tiny"
     shutil.copytree(FIXTURE, clone, ignore=shutil.ignore_patterns("__pycache__", "bench"))
     base = git_repo(clone)
@@ -147,6 +149,11 @@ def test_swefficiency_row_from_a_local_clone_at_its_base_commit(tmp_path: Path) 
                     "commit", "-qam", "later"], check=True)  # fmt: skip
     rows = tmp_path / "swe.jsonl"
     rows.write_text(json.dumps(swe_row(clone, base)) + "\n")
+    return rows
+
+
+def test_swefficiency_row_from_a_local_clone_at_its_base_commit(tmp_path: Path) -> None:
+    rows = swe_rows(tmp_path)
     name, tasks = load_tasks(rows, repos=tmp_path / "repos")
     assert name == "swe" and tasks[0].tests == ("tests/test_core.py",)
     repo = materialize(tasks[0], tmp_path / "m")
