@@ -13,7 +13,7 @@ from perfsmith.diffs import unified_diff
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tinyrepo"
 FAST = {
     "timing": {"rounds": 4, "values": 2, "warmups": 0, "min_time_s": 0.02},
-    "checks": {"hidden_variants": 1, "cold_processes": 3},
+    "checks": {"hidden_variants": 1},
 }
 
 

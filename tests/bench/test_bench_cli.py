@@ -187,5 +187,6 @@ def test_eval_needs_exactly_one_source_of_patches(tmp_path: Path) -> None:
     suite = make_suite(tmp_path)
     res = bench("eval", suite)
     assert res.returncode == 2 and "exactly one of --predictions" in res.stderr
-    res = bench("eval", suite, "--gold", "--workers", "64")
+    res = bench("eval", suite, "--gold", "--workers", "64", "--runs-dir", tmp_path / "b")
     assert res.returncode == 2 and "share a core" in " ".join(res.stderr.split())
+    assert not (tmp_path / "b").exists()  # refused before anything was written

@@ -168,7 +168,12 @@ def _local(
                 job = todo.get_nowait()
             except queue.Empty:
                 return
-            done.put(pool.run(_pinned(job, cpus), cpus))
+            try:
+                result = pool.run(_pinned(job, cpus), cpus)
+            except Exception as exc:  # never leave the batch waiting on a lost task
+                result = blank_result(BenchTask.from_json(job["task"]), str(job.get("model")))
+                result["error"] = f"could not run the task's worker: {exc}"
+            done.put(result)
 
     threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in sets]
     for t in threads:
@@ -191,7 +196,14 @@ def _ray(req: BatchRequest, jobs: list[dict[str, Any]], pool: _Workers) -> Itera
             kwargs["address"] = req.ray_address
         else:
             kwargs["num_cpus"] = req.workers
-        ray.init(**kwargs)
+        try:
+            ray.init(**kwargs)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, its own kinds
+            raise ConfigError(
+                f"Cannot start or reach Ray ({req.ray_address or 'local'}): {exc}".strip()[:600],
+                "Check --ray-address (host:port of the head); a cluster with token "
+                "authentication needs RAY_AUTH_TOKEN or its token file on this machine.",
+            ) from exc
 
     @ray.remote(num_cpus=1)
     def run_remote(job: dict[str, Any]) -> dict[str, Any]:
@@ -226,6 +238,8 @@ def run_batch(
     Raises:
         KeyboardInterrupt: after stopping every worker; finished tasks are saved.
     """
+    if req.executor == "local":
+        split_cpus(sorted(os.sched_getaffinity(0)), req.workers)  # refuse before writing
     req.runs_dir.mkdir(parents=True, exist_ok=True)
     results_path = req.runs_dir / "results.jsonl"
     finished = (
