@@ -88,6 +88,7 @@ def _batch(
     repos: Path | None,
     only: list[str] | None,
     runs_dir: Path | None,
+    lenient: bool = False,
     label: str,
     **request: Any,
 ) -> None:
@@ -99,8 +100,10 @@ def _batch(
     suite_size = len(tasks)
     if only:
         unknown = sorted(set(only) - {t.instance_id for t in tasks})
-        if unknown:
+        if unknown and not lenient:
             raise ConfigError(f"No task {', '.join(unknown)} in {suite}.", "Check --task.")
+        if unknown:  # predictions for tasks this suite does not have: say so, score the rest
+            err.print(f"warning: {len(unknown)} prediction(s) name no task of {name}; skipped")
         tasks = [t for t in tasks if t.instance_id in only]
     folder = runs_dir or Path("runs") / "bench" / f"{name}-{label}"
     req = BatchRequest(
@@ -214,6 +217,7 @@ def eval_cmd(
             only = sorted(set(task or patches) & set(patches)) if task else sorted(patches)
         _batch(
             suite, "gold" if gold else "eval", repos=repos, only=only, runs_dir=runs_dir,
+            lenient=predictions is not None and not task,
             label="gold" if gold else f"eval-{_slug(model)}",
             overrides=_overrides(config, sandbox, {}),
             model=model, patches=patches, workers=workers, executor=executor,

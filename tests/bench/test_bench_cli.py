@@ -190,3 +190,22 @@ def test_eval_needs_exactly_one_source_of_patches(tmp_path: Path) -> None:
     res = bench("eval", suite, "--gold", "--workers", "64", "--runs-dir", tmp_path / "b")
     assert res.returncode == 2 and "share a core" in " ".join(res.stderr.split())
     assert not (tmp_path / "b").exists()  # refused before anything was written
+
+
+@pytest.mark.slow
+def test_predictions_for_unknown_tasks_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    suite = make_suite(tmp_path, names=("alpha",))
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(
+        "\n".join(
+            json.dumps({"instance_id": i, "model_name_or_path": "m", "model_patch": ""})
+            for i in ("minisuite__alpha", "other__task")
+        )
+    )
+    res = bench("eval", suite, "--predictions", preds, "--config", tmp_path / "fast.yaml",
+                "--runs-dir", tmp_path / "out")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "1 prediction(s) name no task of minisuite; skipped" in res.stderr
+    (r,) = lines(tmp_path / "out" / "results.jsonl")
+    assert r["instance_id"] == "minisuite__alpha" and r["status"] == "empty_patch"
+    assert r["correct"] is False and r["expert_status"] == "faster"
