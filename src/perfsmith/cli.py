@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -328,9 +327,9 @@ def optimize_main() -> None:
 
 
 def _install_sigterm() -> None:
-    # A SIGTERM gets the same orderly shutdown as Ctrl-C: children killed, run saved.
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    # SIGTERM gets the same orderly shutdown as Ctrl-C (children killed, run saved), and
+    # neither can be swallowed by a callback that ignores exceptions (see interrupts).
+    from perfsmith import interrupts
 
     if os.name == "posix":
-        signal.signal(signal.SIGTERM, handler)
+        interrupts.install()

@@ -45,6 +45,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from perfsmith import interrupts
 from perfsmith.core import ExecResult
 from perfsmith.errors import SandboxError
 from perfsmith.sandbox import image as images
@@ -316,6 +317,7 @@ class DockerSandbox(LocalSandbox):
         )
         if args[0] == self.python_env.python:  # a shim or alias: the real interpreter inside
             args = (self.python_env.executable, *args[1:])
+        interrupts.check()
         self._hand_over()
         channel = self._ensure_runner()
         started = time.monotonic()
@@ -342,6 +344,7 @@ class DockerSandbox(LocalSandbox):
                 "Use a program from the Python environment or the image (see `perfsmith "
                 "doctor`), or add its Debian package to docker.packages in the config.",
             )
+        interrupts.check()  # an interrupt swallowed while this command ran
         dropped = reply.get("dropped", [0, 0])
         return ExecResult(
             argv=args,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, ClassVar, Literal, Self, TypeVar
 
+from perfsmith import interrupts
 from perfsmith.core import ExecResult, Sandbox
 from perfsmith.errors import SandboxError
 from perfsmith.sandbox.bwrap import bwrap_argv, bwrap_available, runnable
@@ -259,6 +260,7 @@ class LocalSandbox:
             SandboxError: the command could not be started.
         """
         args, workdir, full_env = self._prepare(argv, env, cwd, os.environ.get("PATH", os.defpath))
+        interrupts.check()
         if self.isolation == "bwrap" and not runnable(args[0], workdir, full_env["PATH"]):
             # bwrap itself starts fine and only then fails: report it as without bwrap.
             raise SandboxError(
@@ -300,6 +302,7 @@ class LocalSandbox:
             proc.wait()
             for r in readers:
                 r.join(READER_JOIN_S)
+        interrupts.check()  # an interrupt swallowed while this command ran
         return ExecResult(
             argv=args,
             returncode=proc.returncode,
