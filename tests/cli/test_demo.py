@@ -84,7 +84,7 @@ def test_demo_run_end_to_end(tmp_path: Path, example: str, sandbox: str) -> None
     assert "fingerprint" in report
 
     traj = json.loads((run / "trajectory.json").read_text())
-    assert traj["format"] == "perfsmith.trajectory/1"
+    assert traj["format"] == "perfsmith.trajectory/2"
     statuses = [s["status"] for s in traj["steps"]]
     assert statuses == ["test_failed", "faster", "faster"]
     assert traj["steps"][0]["tests"]["failed"]

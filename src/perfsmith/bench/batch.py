@@ -33,7 +33,7 @@ from perfsmith.bench.report import load_results
 from perfsmith.bench.score import blank_result, maxrss_mb
 from perfsmith.bench.taskset import BenchTask
 from perfsmith.errors import ConfigError
-from perfsmith.trajectory import atomic_write, write_json
+from perfsmith.trajectory import atomic_write, utc_now, write_json
 
 Mode = Literal["run", "eval", "gold"]
 STOP_GRACE_S = 30.0
@@ -254,7 +254,7 @@ def run_batch(
         "format": "perfsmith.batch/1", "mode": req.mode, "model": req.model, "suite": suite,
         "tasks": [t.instance_id for t in req.tasks], "workers": req.workers,
         "suite_tasks": req.suite_tasks or len(req.tasks),
-        "executor": req.executor,
+        "executor": req.executor, "started": utc_now(),
     })  # fmt: skip
     jobs = [_job(req, t) for t in todo]
     pool = _Workers()

@@ -22,7 +22,7 @@ from perfsmith.measure import guards
 from perfsmith.measure.evaluator import PipelineEvaluator
 from perfsmith.sandbox.factory import Choice, open_base
 from perfsmith.sandbox.local import LocalSandbox
-from perfsmith.trajectory import save_trajectory, write_json
+from perfsmith.trajectory import save_trajectory, utc_now, write_json
 
 Event = dict[str, Any]
 MAX_EDITABLE_FILES = 400
@@ -46,7 +46,7 @@ class Runtime:
     _base: LocalSandbox | None = None
     _evaluator: PipelineEvaluator | None = None
     _base_files: dict[str, str] | None = None
-    started: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    started: str = field(default_factory=utc_now)
 
     @property
     def task(self) -> Task:
@@ -148,7 +148,7 @@ class Runtime:
             "run_id": state.get("run_id", ""),
             "perfsmith_version": __version__,
             "started": self.started,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) if exit_status else None,
+            "finished": utc_now() if exit_status else None,
             "exit_status": exit_status,
             "repo": self.config.repo,
             "fingerprint": self.fingerprint,

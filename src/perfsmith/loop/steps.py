@@ -32,7 +32,7 @@ from perfsmith.loop.state import (
     profile_to_dict,
 )
 from perfsmith.measure.evaluator import Baseline
-from perfsmith.trajectory import atomic_write, step_dir
+from perfsmith.trajectory import atomic_write, step_dir, utc_now
 
 # Statuses decided before any test or timing ran: the harness explains them itself and
 # the Judge is not asked (it would only cost money).
@@ -106,6 +106,7 @@ def propose(rt: Runtime, state: LoopState) -> LoopState:
         base_files=base_files,
     )
     rt.emit({"kind": "propose", "step": index})
+    started = utc_now()
     proposal = rt.coder.propose(ctx)
     folder = step_dir(rt.run_dir, index)
     _write_exchange(folder, "coder", proposal)
@@ -125,6 +126,8 @@ def propose(rt: Runtime, state: LoopState) -> LoopState:
             "rationale": proposal.rationale,
             "cost_usd": proposal.reply.cost_usd,
             "tokens": proposal.reply.usage.total_tokens,
+            "usage": {"coder": usage_record(proposal.reply), "judge": None},
+            "started": started,
             "kept": False,
             "artifacts": _artifacts(rt.run_dir, folder),
         }
@@ -150,6 +153,8 @@ def propose(rt: Runtime, state: LoopState) -> LoopState:
         "rationale": proposal.rationale,
         "cost_usd": proposal.reply.cost_usd,
         "tokens": proposal.reply.usage.total_tokens,
+        "usage": {"coder": usage_record(proposal.reply)},
+        "started": started,
     }
     return update
 
@@ -313,9 +318,25 @@ def step_record(
         + (verdict.reply.cost_usd if verdict.reply else 0.0),
         "tokens": pending.get("tokens", 0)
         + (verdict.reply.usage.total_tokens if verdict.reply else 0),
+        "usage": {
+            "coder": (pending.get("usage") or {}).get("coder"),
+            "judge": None if verdict.reply is None else usage_record(verdict.reply),
+        },
+        "started": pending.get("started"),
         "duration_s": round(m.duration_s, 3),
         "inner_s": round(m.inner_s, 3),
         "artifacts": _artifacts(run_dir, step_dir(run_dir, index)),
+    }
+
+
+def usage_record(reply: Reply) -> dict[str, Any]:
+    """One model call's spend as the trajectory stores it (format 2)."""
+    return {
+        "model": reply.model,
+        "prompt_tokens": reply.usage.prompt_tokens,
+        "completion_tokens": reply.usage.completion_tokens,
+        "cost_usd": reply.cost_usd,
+        "latency_s": round(reply.latency_s, 3),
     }
 
 

@@ -164,6 +164,29 @@ def parse_junit(path: Path) -> dict[str, Outcome]:
     return outcomes
 
 
+def failure_messages(path: Path, *, chars: int = 2000) -> dict[str, str]:
+    """The failure or error text of every test that did not pass, by pytest node id.
+
+    The text is the element's body (pytest's long report) or, failing that, its
+    ``message`` attribute, cut to its last ``chars`` characters.
+
+    Raises:
+        xml.etree.ElementTree.ParseError: the file is not XML.
+        OSError: the file cannot be read.
+    """
+    out: dict[str, str] = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        bad = case.find("failure")
+        if bad is None:
+            bad = case.find("error")
+        if bad is None:
+            continue
+        test_id = _test_id(case.get("classname", ""), case.get("name", ""), case.get("file"))
+        text = (bad.text or "").strip() or bad.get("message", "")
+        out[test_id] = text[-chars:]
+    return out
+
+
 def grade(expected: Iterable[str], report: TestReport) -> Grade:
     """Grade a run against the ids that passed at baseline.
 
