@@ -66,11 +66,10 @@ def main() -> None:
         shutil.copytree(FIXTURE, repo, ignore=shutil.ignore_patterns("__pycache__"))
         script = scratch / "malformed.yaml"
         script.write_text(yaml.safe_dump({"coder": [MALFORMED] * 3, "judge": [judge("keep")]}))
+        argv = [BIN / "optimize", repo, "--model", f"scripted:{script}",
+                "--runs-dir", runs, "--run-id", "failed"]  # fmt: skip
         subprocess.run(  # exits 1: no candidate was applicable
-            [str(BIN / "optimize"), str(repo), "--model", f"scripted:{script}",
-             "--runs-dir", str(runs), "--run-id", "failed"],  # fmt: skip
-            check=False,
-            env={**os.environ, "PERFSMITH_SANDBOX": "local"},
+            [str(a) for a in argv], check=False, env={**os.environ, "PERFSMITH_SANDBOX": "local"}
         )
 
         suite = make_suite(scratch, names=("alpha", "beta"))

@@ -28,8 +28,10 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def _add_bench() -> None:
     from perfsmith.cli_bench import bench_app
+    from perfsmith.cli_review import add_to
 
     app.add_typer(bench_app)
+    add_to(app)
 
 
 EXIT_INTERRUPTED = 130

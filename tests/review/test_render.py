@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from perfsmith.review.render import SR_BINS, diff_html, speedup_chart, sr_chart, status_class
+from perfsmith.review.render import (
+    SR_BINS,
+    chart_top,
+    diff_html,
+    speedup_chart,
+    sr_chart,
+    status_class,
+)
 
 PATCH = """diff --git a/m.py b/m.py
 --- a/m.py
@@ -178,3 +185,15 @@ def test_charts_and_diffs_contain_no_urls() -> None:
 )  # fmt: skip
 def test_status_class(status: str, cls: str) -> None:
     assert status_class(status) == cls
+
+
+def test_charts_share_a_scale_when_given_the_same_top() -> None:
+    small = [step(1, "faster", (2.0, 1.5, 2.5))]
+    large = [step(1, "faster", (8.0, 6.0, 10.0))]
+    top = max(chart_top(small), chart_top(large))
+    assert top == 10.0 and chart_top([]) == 1.5 and chart_top([], threshold=2.0) == 2.0
+    alone, shared = str(speedup_chart(small)), str(speedup_chart(small, top_value=top))
+    assert _y(shared, 1, "cy") > _y(alone, 1, "cy")  # drawn lower on the taller scale
+    assert _y(shared, 1, "cy") == pytest.approx(
+        _y(str(speedup_chart(large, top_value=top)), 1, "cy") + (6.0 / (top * 1.1)) * 208, abs=0.2
+    )

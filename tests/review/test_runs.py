@@ -271,7 +271,7 @@ def test_a_batch_with_fewer_results_than_tasks_is_partial(runs: Path) -> None:
     "run_id",
     ["../v1", "v1/..", "/etc/passwd", "..", ".", "", "v1/../../etc", "..%2fv1", "v1\\..",
      "v1\x00", "v1/steps", "bench", "bench/minisuite-run/tasks", ".hidden", "nope",
-     "v1//steps/../", "~/v1"],
+     "v1//steps/../", "~/v1", "/v1", "/v1/", "bench//minisuite-run"],
 )  # fmt: skip
 def test_ids_that_leave_the_folder_or_are_not_runs_are_not_found(runs: Path, run_id: str) -> None:
     (runs / ".hidden").mkdir()
@@ -291,7 +291,7 @@ def test_a_symlink_leading_out_of_the_runs_folder_is_not_found(runs: Path, tmp_p
 
 def test_ids_of_real_runs_resolve(runs: Path) -> None:
     assert resolve_id(runs, "v2") == (runs / "v2").resolve()
-    assert resolve_id(runs, "/v2/") == (runs / "v2").resolve()  # stray slashes are harmless
+    assert resolve_id(runs, "v2/") == (runs / "v2").resolve()  # a trailing slash is harmless
 
 
 def test_load_folder_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:

@@ -117,4 +117,10 @@ class Progress:
             )
         else:
             self.console.print("No significant speedup found; the repository stays as it is.")
+        self.console.print(
+            f"Review it: perfsmith review {run_dir} · perfsmith report {run_dir} --html "
+            f"{run_dir / 'report.html'}",
+            markup=False,
+            style="dim",
+        )
         return 0

@@ -18,7 +18,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer
 
-__all__ = ["SR_BINS", "diff_html", "speedup_chart", "sr_chart", "status_class"]
+__all__ = ["SR_BINS", "chart_top", "diff_html", "speedup_chart", "sr_chart", "status_class"]
 
 GOOD = frozenset({"faster"})
 NEUTRAL = frozenset({"not_significant", "running", "completed", "partial"})
@@ -56,18 +56,28 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def chart_top(steps: Sequence[Mapping[str, Any]], threshold: float | None = None) -> float:
+    """The highest value the speedup chart of ``steps`` must show (at least 1.5x)."""
+    highs = [_num((s.get("speedup") or {}).get("high")) for s in steps]
+    return max([1.5, _num(threshold) or 0.0, *(h for h in highs if h is not None)])
+
+
 def speedup_chart(
-    steps: Sequence[Mapping[str, Any]], *, threshold: float | None = None, width: int = 720
+    steps: Sequence[Mapping[str, Any]],
+    *,
+    threshold: float | None = None,
+    top_value: float | None = None,
+    width: int = 720,
 ) -> Markup:
     """Speedup over steps: each measured step's estimate with its interval as an error bar.
 
     Failed steps (no speedup) sit on the axis as crosses; kept steps are drawn larger. A
     dashed line marks 1x (the baseline) and, when given, the threshold an interval's low end
-    must exceed to count as faster.
+    must exceed to count as faster. ``top_value`` (see ``chart_top``) puts several charts on
+    one scale, so runs shown side by side compare by eye.
     """
     height, left, right, top, bottom = 260, 56, 16, 16, 36
-    measured = [s for s in steps if _num((s.get("speedup") or {}).get("high")) is not None]
-    y_max = max([1.5, threshold or 0.0, *(float(s["speedup"]["high"]) for s in measured)]) * 1.1
+    y_max = max(top_value or 0.0, chart_top(steps, threshold)) * 1.1
     count = max(len(steps), 1)
     plot_w, plot_h = width - left - right, height - top - bottom
 

@@ -287,7 +287,7 @@ class Listing:
 def resolve_id(root: Path, run_id: str) -> Path:
     """The folder of ``run_id`` under ``root``; RunNotFound unless it is a plain relative
     path of simple names, stays inside ``root`` and holds a run or a batch."""
-    parts = run_id.strip("/").split("/") if run_id else []
+    parts = run_id.removesuffix("/").split("/")  # "/x" and "a//b" leave an empty part
     if not parts or not all(_PART.fullmatch(p) for p in parts):
         raise _not_found(root, run_id)
     folder = _inside(root, "/".join(parts))
@@ -299,7 +299,8 @@ def resolve_id(root: Path, run_id: str) -> Path:
 def _not_found(root: Path, run_id: str) -> RunNotFound:
     return RunNotFound(
         f"no run {run_id!r} under {root}.",
-        "Run ids are the folder names under the runs folder (see `perfsmith review --list`).",
+        "A run id is a folder path under the runs folder, such as 20261127-101500-3fa2 or "
+        "bench/<suite>-run; the run list at / shows them all.",
     )
 
 
@@ -310,7 +311,7 @@ def _is_entry(folder: Path) -> bool:
 def open_entry(root: Path, run_id: str) -> Entry:
     """Open a run or batch by its id under ``root`` (validated by ``resolve_id``)."""
     folder = resolve_id(root, run_id)
-    return _load(folder, "/".join(run_id.strip("/").split("/")))
+    return _load(folder, run_id.removesuffix("/"))
 
 
 def load_folder(folder: Path) -> Entry:
