@@ -102,6 +102,15 @@ def optimize_cmd(
         Path | None,
         typer.Argument(help="The repository to optimize (never modified; work happens in a copy)."),
     ] = None,
+    kernel: Annotated[
+        Path | None,
+        typer.Option(
+            "--kernel",
+            help="Optimize a compute kernel instead: a kernel task folder "
+            "(benchmarks/kernels-lite/<task>, see docs/kernels.md).",
+            show_default=False,
+        ),
+    ] = None,
     workload: WorkloadOpt = None,
     workload_cmd: WorkloadCmdOpt = None,
     tests: TestsOpt = None,
@@ -174,6 +183,8 @@ def optimize_cmd(
       optimize examples/logstats --model scripted:examples/logstats/demo.yaml
 
       optimize . --workload bench/workload.py --tests tests/ --model openai/gpt-4.1-mini
+
+      optimize --kernel benchmarks/kernels-lite/softmax --model openai/gpt-4.1-mini
     """
     from perfsmith.loop.driver import OptimizeRequest, run_optimize
 
@@ -202,6 +213,8 @@ def optimize_cmd(
             from perfsmith.config import parse_duration
 
             overrides["budget"]["time_s"] = parse_duration(budget_time)
+        if kernel is not None:
+            repo = _kernel_repo(kernel, repo, overrides, given=(workload, workload_cmd, tests))
         if repo is None and resume is None:
             raise ConfigError(
                 "No repository given.", "Run `optimize PATH/TO/REPO --model MODEL`, or --help."
@@ -222,6 +235,25 @@ def optimize_cmd(
     except PerfsmithError as exc:
         raise _fail(exc) from None
     raise typer.Exit(code)
+
+
+def _kernel_repo(
+    task_dir: Path, repo: Path | None, overrides: dict[str, Any], *, given: tuple[Any, ...]
+) -> Path:
+    """Point the run at a kernel task's generated repository; fill ``overrides`` for it."""
+    from perfsmith.kernels.mode import kernel_overrides
+
+    if repo is not None or any(given):
+        raise ConfigError(
+            "--kernel names the whole task: its repository, workload and tests are generated.",
+            "Drop REPO, --workload, --workload-cmd and --tests, or drop --kernel.",
+        )
+    generated, extra = kernel_overrides(task_dir)
+    extra["protected"] = [*(overrides.get("protected") or []), *extra["protected"]]
+    if overrides.get("target"):
+        extra.pop("target", None)
+    overrides.update(extra)
+    return generated
 
 
 @app.command("measure")

@@ -119,6 +119,7 @@ class RunConfig(_Strict):
     target: Target = "latency"
     protected: list[str] = Field(default_factory=list)
     pythonpath: list[str] = Field(default_factory=list)
+    brief: str = Field("", description="what the Coder is told about the task, beside the code")
     model: str = ""
     judge_model: str | None = None
     python: str = Field(default_factory=lambda: sys.executable)
@@ -159,6 +160,7 @@ class RunConfig(_Strict):
             protected=tuple(dict.fromkeys(protected)),
             pythonpath=tuple(self.pythonpath) or (".",),
             name=Path(self.repo).name,
+            brief=self.brief,
         )
 
     def dump_yaml(self) -> str:

@@ -176,6 +176,7 @@ class Task:
     protected: tuple[str, ...] = ()  # glob patterns the candidate may not touch
     pythonpath: tuple[str, ...] = (".",)  # folders (relative) put on PYTHONPATH
     name: str = ""
+    brief: str = ""  # what the Coder is told beside the code (a kernel's signature and shapes)
 
 
 @dataclass(frozen=True)

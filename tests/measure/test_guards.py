@@ -79,6 +79,32 @@ def test_code_is_not_protected(path: str) -> None:
     assert not is_protected(path, DEFAULT_PROTECTED)
 
 
+KERNEL_ONLY = (*DEFAULT_PROTECTED, "*", "!kernel.c")
+
+
+@pytest.mark.parametrize(
+    ("path", "protected"),
+    [("kernel.c", False), ("kernel.h", True), ("numpy.py", True), (".gitignore", True),
+     (".kernel-build/abc/kernel.so", True), ("tests/kernel_harness.py", True),
+     ("sub/kernel.c", True), ("perfsmith_workload.py", True)],
+)  # fmt: skip
+def test_a_negated_pattern_leaves_one_file_editable(path: str, protected: bool) -> None:
+    assert is_protected(path, KERNEL_ONLY) is protected
+
+
+def test_the_last_matching_pattern_decides() -> None:
+    assert not is_protected("tests/x.py", ["tests/**", "!tests/x.py"])
+    assert is_protected("tests/x.py", ["!tests/x.py", "tests/**"])
+    assert is_protected("tests/x.py", ["tests/**", "!tests/y.py"])
+    assert not is_protected("x.py", ["!x.py"])  # re-allowing what nothing protected
+
+
+def test_a_patch_touching_a_file_outside_the_allowed_one_is_rejected() -> None:
+    finding = check_patch(_patch("helper.c"), KERNEL_ONLY)
+    assert finding is not None and finding.code == "protected_path"
+    assert check_patch(_patch("kernel.c"), KERNEL_ONLY) is None
+
+
 def test_workload_pattern_is_exact() -> None:
     assert is_protected("bench/workload.py", ["bench/workload.py"])
     assert not is_protected("bench/other.py", ["bench/workload.py"])

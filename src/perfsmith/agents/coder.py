@@ -195,6 +195,7 @@ class LLMCoder:
         user = render(
             "coder/user.j2",
             task_name=ctx.task.name,
+            brief=ctx.task.brief.strip(),
             target=ctx.task.target,
             workload=describe_workload(ctx.task.workload),
             tests=" ".join(ctx.task.tests) or "the repository's default pytest selection",

@@ -25,14 +25,31 @@ CORRECT = ("faster", "not_significant", "slower")
 
 
 def _overrides(task: BenchTask, base: dict[str, Any]) -> dict[str, Any]:
-    return {
+    merged = {
         **base,
         "workload": WORKLOAD_NAME,
         "workload_cmd": None,
         "tests": list(task.tests) or None,
         "target": task.target,
         "pythonpath": list(task.pythonpath),
+        "brief": task.problem,
     }
+    return merge_settings(merged, task.config)
+
+
+def merge_settings(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with a task's own settings on top: sections (dicts) merge key by key, lists
+    (such as ``protected``) are joined, anything else is replaced."""
+    out = dict(base)
+    for key, value in extra.items():
+        old = out.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            out[key] = {**old, **value}
+        elif isinstance(value, list) and isinstance(old, list):
+            out[key] = [*old, *value]
+        else:
+            out[key] = value
+    return out
 
 
 def blank_result(task: BenchTask, model: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,6 +68,7 @@ class BenchTask:
     pythonpath: tuple[str, ...] = (".",)
     problem: str = ""
     category: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # run settings the task needs
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form (for worker processes); ``from_json`` reads it back."""
@@ -78,7 +79,7 @@ class BenchTask:
             "workload_code": self.workload_code, "expert_patch": self.expert_patch,
             "tests": list(self.tests), "target": self.target,
             "pythonpath": list(self.pythonpath), "problem": self.problem,
-            "category": self.category,
+            "category": self.category, "config": self.config,
         }  # fmt: skip
 
     @classmethod
@@ -87,7 +88,7 @@ class BenchTask:
             instance_id=d["instance_id"], suite=d["suite"], source=RepoSource(**d["source"]),
             workload_code=d["workload_code"], expert_patch=d["expert_patch"],
             tests=tuple(d["tests"]), target=d["target"], pythonpath=tuple(d["pythonpath"]),
-            problem=d["problem"], category=d["category"],
+            problem=d["problem"], category=d["category"], config=dict(d.get("config") or {}),
         )  # fmt: skip
 
 
@@ -126,6 +127,12 @@ def load_suite(root: Path) -> list[BenchTask]:
 
 
 def _folder_task(suite: str, folder: Path) -> BenchTask:
+    from perfsmith.kernels.spec import is_kernel_task
+
+    if is_kernel_task(folder):
+        from perfsmith.kernels.mode import bench_task
+
+        return bench_task(folder, suite)
     where = folder / "task.yaml"
     try:
         meta = yaml.safe_load(where.read_text(encoding="utf-8")) or {}

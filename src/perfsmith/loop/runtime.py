@@ -26,6 +26,7 @@ from perfsmith.trajectory import save_trajectory, utc_now, write_json
 
 Event = dict[str, Any]
 MAX_EDITABLE_FILES = 400
+SOURCE_SUFFIXES = frozenset({".py", ".c", ".h", ".cu", ".cuh", ".cc", ".cpp", ".hpp"})
 
 
 @dataclass
@@ -84,11 +85,12 @@ class Runtime:
         return self._evaluator
 
     def base_files(self) -> dict[str, str]:
-        """Python files the Coder may edit, as they are in the base."""
+        """Source files the Coder may edit (Python, C, CUDA), as they are in the base."""
         if self._base_files is None:
             base = self.base()
             files: dict[str, str] = {}
-            for path in sorted(base.root.rglob("*.py")):
+            sources = (p for p in base.root.rglob("*") if p.suffix in SOURCE_SUFFIXES)
+            for path in sorted(sources):
                 rel = path.relative_to(base.root).as_posix()
                 if rel.startswith(".git/") or guards.is_protected(rel, self.task.protected):
                     continue

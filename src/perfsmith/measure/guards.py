@@ -45,19 +45,28 @@ class GuardFinding:
 
 
 def is_protected(path: str, patterns: Iterable[str]) -> bool:
-    """Whether ``path`` matches one of the glob ``patterns``.
+    """Whether ``path`` matches the glob ``patterns``, read in order as in .gitignore.
 
     ``**/`` at the start of a pattern also matches at the top level, so
-    ``**/conftest.py`` covers ``conftest.py`` and ``pkg/conftest.py``.
+    ``**/conftest.py`` covers ``conftest.py`` and ``pkg/conftest.py``. A pattern starting
+    with ``!`` makes matching paths editable again, and the last pattern that matches
+    decides: ``["*", "!kernel.c"]`` protects everything but ``kernel.c``.
     """
+    protected = False
     for pattern in patterns:
-        if fnmatch.fnmatchcase(path, pattern):
-            return True
-        if pattern.startswith("**/") and fnmatch.fnmatchcase(path, pattern[3:]):
-            return True
-        if pattern.endswith("/**") and (path == pattern[:-3] or path.startswith(pattern[:-2])):
-            return True
-    return False
+        negated = pattern.startswith("!")
+        glob = pattern[1:] if negated else pattern
+        if _matches(path, glob):
+            protected = not negated
+    return protected
+
+
+def _matches(path: str, pattern: str) -> bool:
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    if pattern.startswith("**/") and fnmatch.fnmatchcase(path, pattern[3:]):
+        return True
+    return pattern.endswith("/**") and (path == pattern[:-3] or path.startswith(pattern[:-2]))
 
 
 def check_patch(patch: str, protected: Sequence[str]) -> GuardFinding | None:

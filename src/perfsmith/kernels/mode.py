@@ -1,0 +1,65 @@
+"""Kernel mode: how a kernel task becomes an ordinary run or task-set entry.
+
+``optimize --kernel TASK_DIR`` and the task-set commands turn a kernel task into a small
+generated repository (``perfsmith.kernels.repo``) kept in a cache folder, and run the usual
+loop on it with the settings below: only ``kernel.c`` may change, and the output gate
+compares the workload's output fingerprints within a float tolerance (the element-wise
+check against the float64 reference is the tests' and every timed call's job).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from perfsmith.bench.taskset import WORKLOAD_NAME, BenchTask
+from perfsmith.kernels.repo import KERNEL_FILE, to_bench_task
+from perfsmith.kernels.spec import load_kernel_task
+
+__all__ = ["KERNEL_SETTINGS", "bench_task", "cache_root", "kernel_overrides"]
+
+# Fingerprints are sums over up to 4096 sampled elements and 16 values: a legitimate change
+# of summation order moves them by far more than one element's tolerance.
+KERNEL_SETTINGS: dict[str, Any] = {
+    "protected": ["*", f"!{KERNEL_FILE}"],
+    "checks": {"rel_tol": 1e-3, "abs_tol": 1e-3},
+}
+
+
+def cache_root() -> Path:
+    """``$PERFSMITH_CACHE`` or ``$XDG_CACHE_HOME/perfsmith`` (default ``~/.cache/perfsmith``)."""
+    explicit = os.environ.get("PERFSMITH_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "perfsmith"
+
+
+def bench_task(folder: Path, suite: str, cache: Path | None = None) -> BenchTask:
+    """A kernel task as a task-set entry, its repository generated into the cache.
+
+    Raises:
+        ConfigError: the folder is not a valid kernel task.
+    """
+    task = to_bench_task(load_kernel_task(folder, suite), (cache or cache_root()) / "kernels")
+    return dataclasses.replace(task, config=KERNEL_SETTINGS)
+
+
+def kernel_overrides(task_dir: Path, cache: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The repository to optimize for a kernel task and the settings it implies.
+
+    Raises:
+        ConfigError: the task folder is not a valid kernel task.
+    """
+    task = bench_task(task_dir, task_dir.resolve().parent.name, cache)
+    overrides: dict[str, Any] = {
+        "workload": WORKLOAD_NAME,
+        "workload_cmd": None,
+        "tests": list(task.tests),
+        "pythonpath": list(task.pythonpath),
+        "brief": task.problem,
+        "target": task.target,
+    }
+    return Path(task.source.path), {**overrides, **task.config}
