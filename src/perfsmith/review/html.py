@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from perfsmith import __version__
 from perfsmith.errors import ConfigError
 from perfsmith.loop.report import EXIT_TEXT
+from perfsmith.review.fmt import agent_tokens, grade_text, money, num, number
 from perfsmith.review.render import diff_html, speedup_chart, sr_chart, status_class
 from perfsmith.review.runs import Batch, Run, interval_text, load_folder
 
@@ -25,27 +26,8 @@ __all__ = ["render_report"]
 PROFILE_LINES = 12
 
 
-def _number(value: Any) -> float | None:
-    return None if isinstance(value, bool) or not isinstance(value, int | float) else value
-
-
-def _num(value: Any, spec: str = "", suffix: str = "") -> str:
-    x = _number(value)
-    if x is None:
-        return "-"
-    try:
-        return f"{x:{spec}}{suffix}"
-    except ValueError:  # an integer format given a float
-        return f"{x:g}{suffix}"
-
-
-def _money(value: Any, places: int = 4) -> str:
-    x = _number(value)
-    return "-" if x is None else f"${x:.{places}f}"
-
-
 def _quantity(value: Any, unit: str) -> str:
-    x = _number(value)
+    x = number(value)
     if x is None:
         return "-"
     if unit == "s":
@@ -56,7 +38,7 @@ def _quantity(value: Any, unit: str) -> str:
 def _interval(sp: Any, n: Any = None) -> str:
     """``interval_text``, naming the confidence level when it is not the usual 95%."""
     text = interval_text(sp if isinstance(sp, Mapping) else None, n)
-    conf = _number(sp.get("confidence")) if isinstance(sp, Mapping) else None
+    conf = number(sp.get("confidence")) if isinstance(sp, Mapping) else None
     return text if conf is None or round(conf, 3) == 0.95 or text == "-" else f"{text} ({conf:.0%})"
 
 
@@ -66,21 +48,13 @@ def _columns(r: Mapping[str, Any], estimate: str, low: str, high: str, n: str) -
     )
 
 
-def _tests(tests: Any) -> str:
-    if not isinstance(tests, Mapping):
-        return "-"
-    failing = len(tests.get("failed") or ()) + len(tests.get("missing") or ())
-    return f"{failing} failing" if failing else "pass" if tests.get("ok", True) else "fail"
-
-
 def _tokens(step: Mapping[str, Any]) -> str:
-    keys = ("prompt_tokens", "completion_tokens")
     split = [
-        f"{agent} {sum(_number(rec.get(k)) or 0 for k in keys):,.0f}"
+        f"{agent} {spent:,}"
         for agent, rec in (step.get("usage") or {}).items()
-        if isinstance(rec, Mapping)
+        if (spent := agent_tokens(rec)) is not None
     ]
-    total = _num(step.get("tokens"), ",d")
+    total = num(step.get("tokens"), ",d")
     return f"{total} ({' / '.join(split)})" if split else total
 
 
@@ -94,7 +68,7 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        num=_num, money=_money, quantity=_quantity, interval=_interval, tests=_tests,
+        num=num, money=money, quantity=_quantity, interval=_interval, tests=grade_text,
         tokens=_tokens, cls=status_class,
     )  # fmt: skip
     return env
@@ -118,10 +92,7 @@ def render_report(entry: Run | Batch) -> str:
 def _run(run: Run, *, detailed: bool, shown_id: str | None = None) -> dict[str, Any]:
     """A run's header, chart and steps; ``detailed`` adds each step's diff, tests, profile."""
     best = run.best
-    threshold = _number(best.get("threshold")) if best else None
-    if threshold is None:
-        found = (_number((s["speedup"] or {}).get("threshold")) for s in run.steps)
-        threshold = next((t for t in found if t is not None), None)
+    threshold = run.threshold
     status = run.exit_status
     details = [
         {

@@ -18,6 +18,8 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer
 
+from perfsmith.review.fmt import number
+
 __all__ = ["SR_BINS", "chart_top", "diff_html", "speedup_chart", "sr_chart", "status_class"]
 
 GOOD = frozenset({"faster"})
@@ -46,20 +48,14 @@ def diff_html(patch: str) -> Markup:
     return Markup('<pre class="diff">') + Markup(body) + Markup("</pre>")
 
 
-def _num(x: Any) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
-        return None
-    return float(x)
-
-
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
 def chart_top(steps: Sequence[Mapping[str, Any]], threshold: float | None = None) -> float:
     """The highest value the speedup chart of ``steps`` must show (at least 1.5x)."""
-    highs = [_num((s.get("speedup") or {}).get("high")) for s in steps]
-    return max([1.5, _num(threshold) or 0.0, *(h for h in highs if h is not None)])
+    highs = [number((s.get("speedup") or {}).get("high")) for s in steps]
+    return max([1.5, number(threshold) or 0.0, *(h for h in highs if h is not None)])
 
 
 def speedup_chart(
@@ -101,7 +97,7 @@ def speedup_chart(
             f"{_fmt(tick)}x</text>"
         )
     parts.append(_hline(1.0, "baseline 1x", "#555", left, width - right, y_of))
-    if threshold is not None and _num(threshold) is not None and threshold > 1.0:
+    if threshold is not None and number(threshold) is not None and threshold > 1.0:
         parts.append(
             _hline(threshold, f"threshold {threshold:.2f}x", "#c77d00", left, width - right, y_of)
         )
@@ -113,7 +109,7 @@ def speedup_chart(
             f"{escape(str(index))}</text>"
         )
         sp = s.get("speedup") or {}
-        est, low, high = _num(sp.get("estimate")), _num(sp.get("low")), _num(sp.get("high"))
+        est, low, high = number(sp.get("estimate")), number(sp.get("low")), number(sp.get("high"))
         status = str(s.get("status", ""))
         if est is None or low is None or high is None:
             tip = escape(f"step {index}: {status} (not timed)")
@@ -183,7 +179,7 @@ def sr_chart(srs: Sequence[float | None], *, width: int = 720) -> Markup:
     counts = [0] * len(SR_BINS)
     unscorable = 0
     for sr in srs:
-        value = _num(sr)
+        value = number(sr)
         if value is None:
             unscorable += 1
             continue

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from perfsmith.errors import ConfigError
+from perfsmith.review.fmt import number
 from perfsmith.trajectory import FORMAT, load_trajectory
 
 __all__ = [
@@ -148,6 +149,19 @@ class Run:
     def best(self) -> dict[str, Any] | None:
         best = self.info.get("best")
         return best if isinstance(best, dict) else None
+
+    @property
+    def threshold(self) -> float | None:
+        """The speedup an interval's low end had to exceed: the run's, else 1 + A/A noise."""
+        best = self.best or {}
+        for value in (
+            best.get("threshold"),
+            *((s["speedup"] or {}).get("threshold") for s in self.steps),
+        ):
+            if (x := number(value)) is not None:
+                return x
+        noise = number((self.info.get("baseline") or {}).get("noise"))
+        return None if noise is None else 1.0 + noise
 
     @property
     def title(self) -> str:

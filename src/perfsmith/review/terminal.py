@@ -18,6 +18,7 @@ from rich.table import Table
 
 from perfsmith.errors import ConfigError
 from perfsmith.loop.report import EXIT_TEXT
+from perfsmith.review.fmt import agent_tokens, duration, grade_text, money, num
 from perfsmith.review.runs import Batch, Run, interval_text
 
 __all__ = ["show"]
@@ -77,25 +78,6 @@ def _status(status: str) -> str:
     return f"[{_style(status)}]{_e(status)}[/]"
 
 
-def _money(value: Any, places: int = 4) -> str:
-    return f"${value:.{places}f}" if isinstance(value, int | float) else "-"
-
-
-def _num(value: Any, spec: str, suffix: str = "") -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "-"
-    return f"{value:{spec}}{suffix}"
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m {secs:02d}s"
-
-
 def _shown(path: Path) -> str:
     """A path relative to the working directory when it lies inside it (shorter to retype)."""
     try:
@@ -130,16 +112,16 @@ def _best(run: Run) -> str:
     headline = _e(interval_text(best.get("speedup"), best.get("n")))
     return (
         f"[bold green]{headline}[/] at step {_e(best.get('step', '-'))}; "
-        f"threshold {_num(best.get('threshold'), '.2f', 'x')}"
+        f"threshold {num(best.get('threshold'), '.2f', 'x')}"
     )
 
 
 def _baseline(base: Mapping[str, Any]) -> str:
     median = base.get("median_s")
-    ms = _num(median * 1e3 if isinstance(median, int | float) else None, ".2f", " ms")
+    ms = num(median * 1e3 if isinstance(median, int | float) else None, ".2f", " ms")
     return (
-        f"{ms} median ({_num(base.get('samples'), 'd')} samples), "
-        f"{_num(base.get('tests'), 'd')} tests; A/A noise {_num(base.get('noise'), '.1%')}"
+        f"{ms} median ({num(base.get('samples'), 'd')} samples), "
+        f"{num(base.get('tests'), 'd')} tests; A/A noise {num(base.get('noise'), '.1%')}"
     )
 
 
@@ -159,8 +141,8 @@ def _run_summary(run: Run) -> Panel:
         "Error": f"[red]{_e(info['error'])}[/]" if info.get("error") else "",
         "Best": _best(run),
         "Baseline": _baseline(info["baseline"]) if info.get("baseline") else "",
-        "Spend": f"{_money(totals.get('cost_usd'))} · {_num(totals.get('tokens'), ',d')} tokens"
-        f" · {_duration(totals.get('elapsed_s'))} elapsed",
+        "Spend": f"{money(totals.get('cost_usd'))} · {num(totals.get('tokens'), ',d')} tokens"
+        f" · {duration(totals.get('elapsed_s'))} elapsed",
         "Machine": " · ".join(_e(x) for x in machine) if fp else "",
         "Format": f"[yellow]upgraded from {_e(run.source_format)}[/] (an older perfsmith wrote "
         "it; the Coder/Judge token split and step start times were not recorded)"
@@ -173,23 +155,17 @@ def _run_summary(run: Run) -> Panel:
 
 def _tokens(step: Mapping[str, Any]) -> str:
     usage = step.get("usage") or {}
-    parts = []
-    for agent in ("coder", "judge"):
-        record = usage.get(agent)
-        if isinstance(record, Mapping):
-            spent = sum(int(record.get(k) or 0) for k in ("prompt_tokens", "completion_tokens"))
-            parts.append(f"{agent} {spent:,}")
-    return " / ".join(parts) if parts else _num(step.get("tokens"), ",d")
+    parts = [
+        f"{agent} {spent:,}"
+        for agent in ("coder", "judge")
+        if (spent := agent_tokens(usage.get(agent))) is not None
+    ]
+    return " / ".join(parts) if parts else num(step.get("tokens"), ",d")
 
 
 def _tests(step: Mapping[str, Any]) -> str:
-    tests = step.get("tests")
-    if not isinstance(tests, Mapping):
-        return "-"
-    bad = len(tests.get("failed") or ()) + len(tests.get("missing") or ())
-    if bad:
-        return f"[red]{bad} failing[/]"
-    return "[green]pass[/]" if tests.get("ok", True) else "[red]fail[/]"
+    text = grade_text(step.get("tests"))
+    return text if text == "-" else f"[{'green' if text == 'pass' else 'red'}]{text}[/]"
 
 
 def _step_table(run: Run) -> Table:
@@ -205,7 +181,7 @@ def _step_table(run: Run) -> Table:
             _tests(step),
             _e(step["verdict"]["decision"] or "-"),
             "[green]yes[/]" if step["kept"] else "",
-            _money(step["cost_usd"]),
+            money(step["cost_usd"]),
             _tokens(step),
         )
     return table
@@ -271,13 +247,13 @@ def _step_panel(run: Run, step: dict[str, Any]) -> Panel:
 
 
 def _share(value: Any) -> str:
-    return _num(value, ".1%")
+    return num(value, ".1%")
 
 
 def _batch_summary(batch: Batch) -> Panel:
     s = batch.summary
     ci = s.get("hmean_sr_ci")
-    hmean = _num(s.get("hmean_sr"), ".3f")
+    hmean = num(s.get("hmean_sr"), ".3f")
     if isinstance(ci, list | tuple) and len(ci) == 2:
         hmean += f" [{ci[0]:.3f}, {ci[1]:.3f}] (95% bootstrap over tasks)"
     fast = " · ".join(f"{_e(k)} {_share(v)}" for k, v in (s.get("fast_p") or {}).items())
@@ -289,12 +265,12 @@ def _batch_summary(batch: Batch) -> Panel:
         "Status": _status(batch.exit_status),
         "Scope": _e(s.get("scope") or "-"),
         "Hmean SR": f"[bold]{_e(hmean)}[/]",
-        "Gmean SR": _num(s.get("gmean_sr"), ".3f"),
+        "Gmean SR": num(s.get("gmean_sr"), ".3f"),
         "fast_p": fast or "-",
         "Outcomes": " · ".join(f"{_e(k.replace('_', ' '))} {_share(v)}" for k, v in props),
         "Correct": _share(s.get("correct_rate")),
-        "Spend": f"{_money(s.get('cost_usd_total'), 2)} total, "
-        f"{_money(s.get('cost_usd_mean'), 3)} per task · {_duration(s.get('wall_s_total'))} wall",
+        "Spend": f"{money(s.get('cost_usd_total'), 2)} total, "
+        f"{money(s.get('cost_usd_mean'), 3)} per task · {duration(s.get('wall_s_total'))} wall",
         "Unscorable": f"[yellow]{_e(unscorable)}[/]" if unscorable else "",
     }
     grid = _fields((label, value) for label, value in rows.items() if value)
@@ -318,10 +294,10 @@ def _task_table(batch: Batch) -> Table:
             "[green]yes[/]" if correct is True else "[red]no[/]" if correct is False else "-",
             _e(_ci(r, "speedup", "speedup_ci_low", "speedup_ci_high", "n")),
             _e(_ci(r, "expert_speedup", "expert_ci_low", "expert_ci_high", "expert_n")),
-            _num(r.get("sr"), ".3f"),
+            num(r.get("sr"), ".3f"),
             f"[{CLASS_STYLE.get(cls, 'yellow')}]{_e(cls.replace('_', ' '))}[/]",
-            _money(r.get("cost_usd"), 3),
-            _duration(r.get("wall_s")),
+            money(r.get("cost_usd"), 3),
+            duration(r.get("wall_s")),
         )
     return table
 

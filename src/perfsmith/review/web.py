@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from perfsmith.errors import ConfigError
 from perfsmith.loop.report import EXIT_TEXT
 from perfsmith.review import render
+from perfsmith.review.fmt import agent_tokens, duration, money, num
 from perfsmith.review.runs import Batch, Run, RunNotFound, discover, interval_text, open_entry
 
 __all__ = ["create_app"]
@@ -40,40 +41,6 @@ HEADERS = {
 }
 
 
-def _number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _num(value: Any, spec: str = "g", suffix: str = "") -> str:
-    if not _number(value):
-        return "-"
-    try:
-        return f"{value:{spec}}{suffix}"
-    except ValueError:  # an integer format given a float
-        return f"{value:g}{suffix}"
-
-
-def _money(value: Any, places: int = 4) -> str:
-    return f"${value:.{places}f}" if _number(value) else "-"
-
-
-def _duration(seconds: Any) -> str:
-    if not _number(seconds):
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m {secs:02d}s"
-
-
-def _spent(record: Any) -> int | None:
-    """Tokens of one agent's usage record (prompt + completion), None when unrecorded."""
-    if not isinstance(record, Mapping):
-        return None
-    counts = (record.get(k) for k in ("prompt_tokens", "completion_tokens"))
-    return sum(int(c) for c in counts if _number(c))
-
-
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -83,24 +50,11 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        num=_num, money=_money, duration=_duration, interval=interval_text, spent=_spent,
+        num=num, money=money, duration=duration, interval=interval_text, spent=agent_tokens,
         status_class=render.status_class,
     )  # fmt: skip
     env.globals.update(exit_text=EXIT_TEXT)
     return env
-
-
-def _threshold(run: Run) -> float | None:
-    """The speedup an interval's low end had to exceed: the run's, else 1 + A/A noise."""
-    best = run.best or {}
-    for value in (
-        best.get("threshold"),
-        *((s["speedup"] or {}).get("threshold") for s in run.steps),
-    ):
-        if _number(value):
-            return float(value)
-    noise = (run.info.get("baseline") or {}).get("noise")
-    return 1.0 + float(noise) if _number(noise) else None
 
 
 def _best_diff(run: Run) -> tuple[int | None, Markup | None]:
@@ -116,7 +70,7 @@ def _best_diff(run: Run) -> tuple[int | None, Markup | None]:
 
 def _run_view(run: Run, top_value: float | None = None) -> dict[str, Any]:
     """What a template needs to show one run: the run, its chart and its best patch."""
-    threshold = _threshold(run)
+    threshold = run.threshold
     best_step, best_diff = _best_diff(run)
     return {
         "run": run,
@@ -233,7 +187,7 @@ def create_app(runs_dir: Path) -> FastAPI:
                     "Open the batch's tasks to compare their agent runs.",
                 )
         pair = [r for r in runs if isinstance(r, Run)]
-        top = max(render.chart_top(r.steps, _threshold(r)) for r in pair)  # one scale for both
+        top = max(render.chart_top(r.steps, r.threshold) for r in pair)  # one scale for both
         views = [_run_view(r, top) for r in pair]
         indices = sorted({s["index"] for v in views for s in v["run"].steps})
         by_index = [{s["index"]: s for s in v["run"].steps} for v in views]
