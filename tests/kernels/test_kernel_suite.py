@@ -19,9 +19,10 @@ BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "benchmarks" / "kernels-lite"
 TASKS = sorted(p.name for p in SUITE.iterdir() if (p / "task.yaml").is_file())
-# Scored in CI: a compute-bound and a memory-bound kernel (about 100 s each on two cores);
-# `perfsmith bench eval benchmarks/kernels-lite --gold` scores the whole suite.
-GOLD = ("kernels-lite__softmax", "kernels-lite__stencil")
+# Scored in CI: one kernel (about 100 s on two cores; the scripted run in test_kernel_mode
+# shows matmul's expert faster through the loop). `perfsmith bench eval
+# benchmarks/kernels-lite --gold` scores the whole suite.
+GOLD = ("kernels-lite__softmax",)
 FAST = {
     "timing": {"rounds": 4, "values": 2, "warmups": 0, "min_time_s": 0.02},
     "checks": {"hidden_variants": 1},
