@@ -20,6 +20,7 @@ from perfsmith.measure.guards import is_protected
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "benchmarks" / "kernels-lite"
+FIXTURES = ROOT / "tests" / "fixtures" / "kernels"
 FAST = {
     "timing": {"rounds": 4, "values": 2, "warmups": 0, "min_time_s": 0.02},
     "checks": {"hidden_variants": 1},
@@ -136,3 +137,28 @@ def test_a_folder_that_is_not_a_kernel_task_is_refused(
     env, _ = setup
     res = cli(BIN / "optimize", "--kernel", tmp_path, "--model", "scripted:x.yaml", env=env)
     assert res.returncode == 2 and "task.yaml" in res.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_kernel_checks_build_and_pass_inside_a_docker_sandbox(tmp_path: Path) -> None:
+    """The sandbox image gets the C toolchain (headers, libgcc, libgomp) for kernel tasks;
+    ``--sandbox docker`` refuses to fall back, so this ran in containers."""
+    from tests.sandbox.docker_helpers import client_or_skip
+
+    client_or_skip()
+    (tmp_path / "fast.yaml").write_text(yaml.safe_dump(FAST))
+    runs = tmp_path / "gold"
+    res = cli(BIN / "perfsmith", "bench", "eval", FIXTURES, "--gold", "--task", "fixtures__vadd",
+              "--task", "kernels__rowsum", "--config", tmp_path / "fast.yaml",
+              "--runs-dir", runs, "--sandbox", "docker",
+              env={"PERFSMITH_CACHE": str(tmp_path / "cache")})  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    results = {
+        r["instance_id"]: r
+        for r in map(json.loads, (runs / "results.jsonl").read_text().splitlines())
+    }
+    vadd, rowsum = results["fixtures__vadd"], results["kernels__rowsum"]
+    assert vadd["status"] != "error" and vadd["correct"] is True, vadd  # built and checked
+    # rowsum has no expert kernel: its baseline still built and passed inside the container
+    assert (rowsum["status"], rowsum["reason"]) == ("no_expert", "the task has no expert patch")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -484,3 +485,17 @@ def test_debian_rootfs_without_debootstrap(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(SandboxError, match="debootstrap") as err:
         write_debian_rootfs(plan, tmp_path / "d.tar")
     assert "apt-get install debootstrap" in err.value.hint
+
+
+def test_host_rootfs_keeps_headers_and_archives_when_a_toolchain_is_asked_for(
+    tmp_path: Path,
+) -> None:
+    if not os.path.exists("/usr/include/math.h") or not shutil.which("gcc"):
+        pytest.skip("no C toolchain installed on this machine")
+    plan = plan_image(sys.executable, extra_packages=["gcc", "libc6-dev"])
+    assert {"gcc", "libc6-dev"} <= set(plan.packages)
+    dest = tmp_path / "rootfs.tar"
+    write_host_rootfs(plan, dest)
+    members = _members(dest)
+    assert "usr/include/math.h" in members  # what kernel.c includes
+    assert any(n.endswith("/libgcc.a") for n in members)  # what linking a .so needs

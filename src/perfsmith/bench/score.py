@@ -127,7 +127,9 @@ def score_patch(
                     spec, task.expert_patch, baseline=baseline, out_dir=out_dir / "expert"
                 )
             _fill(result, "expert", expert)
-            if gold:
+            if gold and expert is None:
+                result["status"], result["reason"] = "no_expert", "the task has no expert patch"
+            elif gold:
                 _fill(result, "", expert)
             elif patch and patch.strip():
                 own = evaluator.evaluate(spec, patch, baseline=baseline, out_dir=out_dir / "patch")

@@ -22,9 +22,12 @@ __all__ = ["KERNEL_SETTINGS", "bench_task", "cache_root", "kernel_overrides"]
 
 # Fingerprints are sums over up to 4096 sampled elements and 16 values: a legitimate change
 # of summation order moves them by far more than one element's tolerance.
+# A Docker sandbox image holds only what the interpreter needs; kernels also need the C
+# toolchain (gcc brings binutils for nm, libgcc-12-dev brings OpenMP's libgomp).
 KERNEL_SETTINGS: dict[str, Any] = {
     "protected": ["*", f"!{KERNEL_FILE}"],
     "checks": {"rel_tol": 1e-3, "abs_tol": 1e-3},
+    "docker": {"packages": ["gcc", "libc6-dev"]},
 }
 
 

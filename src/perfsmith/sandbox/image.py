@@ -31,7 +31,7 @@ from perfsmith.errors import ConfigError, SandboxError
 
 SANDBOX_UID = SANDBOX_GID = 10001
 KEEPALIVE_UID = 10002
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2  # 2: headers and static archives kept for a toolchain
 # libc-bin: ldconfig (ctypes.util.find_library) and the C.UTF-8 locale.
 BASE_PACKAGES: tuple[str, ...] = ("libc6", "libc-bin", "libgcc-s1", "dash", "coreutils")
 OPTIONAL_PACKAGES: tuple[str, ...] = (

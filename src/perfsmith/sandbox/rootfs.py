@@ -31,11 +31,13 @@ from perfsmith.sandbox.image import (
     read_dpkg_db,
 )
 
-# Static archives and headers build programs; nothing inside the sandbox builds against them.
+# Static archives and headers build programs: left out unless the image was asked for a C
+# toolchain (kernel mode compiles inside the sandbox; libc6-dev marks that request).
+_DEV_FILES = re.compile(r"\.a$|^/usr/include/")
+TOOLCHAIN_MARK = "libc6-dev"
 # valgrind's 32-bit tools: the sandbox runs the host's 64-bit interpreter only.
 _SKIP_FILES = re.compile(
-    r"\.a$|^/usr/include/"
-    + (r"|^/usr/libexec/valgrind/.*-x86-linux" if os.uname().machine == "x86_64" else "")
+    r"^/usr/libexec/valgrind/.*-x86-linux" if os.uname().machine == "x86_64" else r"(?!)"
 )
 _DEPOT_DIRS = ("proc", "sys", "dev")  # empty mount points
 # An entry is a host path to copy, a file's bytes, or a directory's mode (made up).
@@ -56,8 +58,11 @@ class RootfsInfo:
     seconds: float
 
 
-def _skipped(path: str, prefixes: Sequence[str] = SKIP_PREFIXES) -> bool:
-    return (path + "/").startswith(tuple(prefixes)) or bool(_SKIP_FILES.search(path))
+def _skipped(path: str, prefixes: Sequence[str] = SKIP_PREFIXES, *, dev: bool = False) -> bool:
+    """Whether ``path`` stays out of the image (``dev``: keep headers and static archives)."""
+    if (path + "/").startswith(tuple(prefixes)) or _SKIP_FILES.search(path):
+        return True
+    return not dev and bool(_DEV_FILES.search(path))
 
 
 def _accounts(plan: ImagePlan, passwd: str = "", group: str = "") -> dict[str, _Entry]:
@@ -160,7 +165,8 @@ def write_host_rootfs(
                 f"Reinstall it (apt-get install --reinstall {name}).",
             ) from exc
         files.update(canonical_path(line) for line in lines if line.strip("/."))
-    files = {f for f in files if not _skipped(f)}
+    dev = TOOLCHAIN_MARK in plan.packages
+    files = {f for f in files if not _skipped(f, dev=dev)}
     files |= _alternatives(dpkg_dir, files)
     for path in list(files):
         parent = os.path.dirname(path)

@@ -105,8 +105,11 @@ class Build(NamedTuple):
 
 
 def compiler() -> list[str]:
-    """The C compiler's command: ``$CC`` split like a shell would, else ``cc``."""
-    return shlex.split(os.environ.get("CC") or "cc")
+    """The C compiler's command: ``$CC`` split like a shell would, else ``cc``, else ``gcc``
+    (a container built from package files has ``gcc`` but not the ``cc`` alternative)."""
+    if os.environ.get("CC"):
+        return shlex.split(os.environ["CC"])
+    return ["cc" if shutil.which("cc") or not shutil.which("gcc") else "gcc"]
 
 
 @contextmanager
