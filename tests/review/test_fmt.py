@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from perfsmith.review.fmt import agent_tokens, duration, grade_text, money, num, number
+from perfsmith.review.fmt import (
+    agent_tokens,
+    duration,
+    grade_text,
+    interval_text,
+    money,
+    num,
+    number,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,3 +67,15 @@ def test_agent_tokens() -> None:
 )  # fmt: skip
 def test_grade_text(tests: Any, text: str) -> None:
     assert grade_text(tests) == text
+
+
+@pytest.mark.parametrize(
+    ("sp", "n", "text"),
+    [({"estimate": 2.0, "low": math.nan, "high": 3.0}, 4, "2.00x n=4"),
+     ({"estimate": math.inf, "low": 1.0, "high": 2.0}, None, "-"),
+     ({"estimate": True}, None, "-")],
+)  # fmt: skip
+def test_interval_text_leaves_out_what_is_not_a_finite_number(
+    sp: dict[str, Any], n: Any, text: str
+) -> None:
+    assert interval_text(sp, n) == text

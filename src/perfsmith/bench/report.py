@@ -15,6 +15,7 @@ from typing import Any
 
 from perfsmith.bench.metrics import CLASSES, effective_speedup, speedup_ratio, task_class
 from perfsmith.errors import ConfigError
+from perfsmith.review.fmt import interval_text
 
 __all__ = ["REPORT_FORMAT", "load_results", "render_markdown", "report_json"]
 
@@ -78,16 +79,7 @@ def _num(value: Any) -> float | None:
 
 def _fmt_speedup(point: Any, low: Any, high: Any, n: Any) -> str:
     """``2.31x [2.10, 2.52] n=6``; parts that were not measured are left out."""
-    p = _num(point)
-    if p is None:
-        return "-"
-    text = f"{p:.2f}x"
-    lo, hi = _num(low), _num(high)
-    if lo is not None and hi is not None:
-        text += f" [{lo:.2f}, {hi:.2f}]"
-    if isinstance(n, int) and not isinstance(n, bool):
-        text += f" n={n}"
-    return text
+    return interval_text({"estimate": point, "low": low, "high": high}, n)
 
 
 def _fmt(value: Any, spec: str, prefix: str = "", suffix: str = "") -> str:

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["agent_tokens", "duration", "grade_text", "money", "num", "number"]
+__all__ = ["agent_tokens", "duration", "grade_text", "interval_text", "money", "num", "number"]
 
 
 def number(value: Any) -> float | None:
@@ -64,3 +64,19 @@ def grade_text(tests: Any) -> str:
     if failing:
         return f"{failing} failing"
     return "pass" if tests.get("ok", True) else "fail"
+
+
+def interval_text(sp: Mapping[str, Any] | None, n: Any = None) -> str:
+    """``3.63x [2.03, 4.28] n=6`` from ``{"estimate", "low", "high"[, "n"]}``; parts that
+    were not measured (missing, not finite) are left out, and ``-`` when nothing was."""
+    estimate = number((sp or {}).get("estimate"))
+    if sp is None or estimate is None:
+        return "-"
+    text = f"{estimate:.2f}x"
+    low, high = number(sp.get("low")), number(sp.get("high"))
+    if low is not None and high is not None:
+        text += f" [{low:.2f}, {high:.2f}]"
+    count = sp.get("n", n)
+    if isinstance(count, int) and not isinstance(count, bool):
+        text += f" n={count}"
+    return text

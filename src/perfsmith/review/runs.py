@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from perfsmith.errors import ConfigError
-from perfsmith.review.fmt import number
+from perfsmith.review.fmt import interval_text, number
 from perfsmith.trajectory import FORMAT, load_trajectory
 
 __all__ = [
@@ -67,19 +67,6 @@ VERDICT_KEYS = ("decision", "bottleneck", "next_step", "suspicion", "overruled")
 
 class RunNotFound(ConfigError):
     """No run or batch with that id under the runs folder (or the id is not acceptable)."""
-
-
-def interval_text(sp: Mapping[str, Any] | None, n: Any = None) -> str:
-    """``3.63x [2.03, 4.28] n=6``, or ``-`` when nothing was measured."""
-    if not sp or not isinstance(sp.get("estimate"), int | float):
-        return "-"
-    text = f"{sp['estimate']:.2f}x"
-    if isinstance(sp.get("low"), int | float) and isinstance(sp.get("high"), int | float):
-        text += f" [{sp['low']:.2f}, {sp['high']:.2f}]"
-    count = sp.get("n", n)
-    if isinstance(count, int) and not isinstance(count, bool):
-        text += f" n={count}"
-    return text
 
 
 def _inside(root: Path, rel: str) -> Path | None:
