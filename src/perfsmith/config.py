@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from perfsmith.core import Target, Task, Workload
+from perfsmith.core import Mode, Target, Task, Workload
 from perfsmith.errors import ConfigError, RepoError
 
 # Paths a candidate may never touch: the referee's own material. Globs match the
@@ -84,6 +84,12 @@ class CheckSettings(_Strict):
     cold_processes: int = Field(5, ge=2, description="fresh one-call processes per side")
     quarantine_gain: float = Field(10.0, gt=1, description="gains above this get extra checks")
     quarantine_variants: int = Field(3, ge=1, description="extra variants for quarantine")
+    roofline_flops: float | None = Field(
+        None, ge=0, description="floating-point operations one workload call must do"
+    )
+    roofline_bytes: float | None = Field(
+        None, ge=0, description="bytes one workload call must read and write at least"
+    )
 
 
 class DockerConfig(_Strict):
@@ -120,6 +126,7 @@ class RunConfig(_Strict):
     protected: list[str] = Field(default_factory=list)
     pythonpath: list[str] = Field(default_factory=list)
     brief: str = Field("", description="what the Coder is told about the task, beside the code")
+    mode: Mode = Field("python", description="kernel: a compiled kernel task (docs/kernels.md)")
     model: str = ""
     judge_model: str | None = None
     python: str = Field(default_factory=lambda: sys.executable)
@@ -161,6 +168,7 @@ class RunConfig(_Strict):
             pythonpath=tuple(self.pythonpath) or (".",),
             name=Path(self.repo).name,
             brief=self.brief,
+            mode=self.mode,
         )
 
     def dump_yaml(self) -> str:

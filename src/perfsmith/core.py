@@ -14,6 +14,10 @@ from typing import Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
 Target = Literal["latency", "throughput", "memory", "instructions", "energy"]
+Mode = Literal["python", "kernel"]
+"""What kind of code a task optimizes. ``kernel``: a compiled kernel (docs/kernels.md), so
+the profile is by source line under cachegrind, memory is the process's resident growth
+per call, and the agents' prompts speak of kernels."""
 """Metric that decides whether a candidate is better; the others are reported beside it."""
 
 MetricName = Literal[
@@ -177,6 +181,7 @@ class Task:
     pythonpath: tuple[str, ...] = (".",)  # folders (relative) put on PYTHONPATH
     name: str = ""
     brief: str = ""  # what the Coder is told beside the code (a kernel's signature and shapes)
+    mode: Mode = "python"
 
 
 @dataclass(frozen=True)

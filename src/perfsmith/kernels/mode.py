@@ -25,6 +25,7 @@ __all__ = ["KERNEL_SETTINGS", "bench_task", "cache_root", "kernel_overrides"]
 # A Docker sandbox image holds only what the interpreter needs; kernels also need the C
 # toolchain (gcc brings binutils for nm, libgcc-12-dev brings OpenMP's libgomp).
 KERNEL_SETTINGS: dict[str, Any] = {
+    "mode": "kernel",
     "protected": ["*", f"!{KERNEL_FILE}"],
     "checks": {"rel_tol": 1e-3, "abs_tol": 1e-3},
     "docker": {"packages": ["gcc", "libc6-dev"]},
