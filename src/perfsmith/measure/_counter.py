@@ -23,12 +23,34 @@ Environment:
                            took this many seconds (default 0: exactly CALLS calls).
     PERFSMITH_TRACEMALLOC  "1": trace allocations during each measured call (started
                            after its setup, stopped after the call) and report the peaks.
+    PERFSMITH_RSS          "1": measure each measured call's resident growth (below) and
+                           report it per call.
     PERFSMITH_EXACT        "1": report no time and no RSS (as 0). Under an instruction
                            counter, formatting values that differ from run to run would
                            cost a different number of instructions each time.
 
 Summary keys: ``calls``, ``setups``, ``warmups``, ``seconds`` (wall time of the measured
-rounds), ``peaks`` (bytes per call, or null) and ``maxrss_kb`` (the process's peak RSS).
+rounds), ``peaks`` (tracemalloc bytes per call, or null), ``growth`` (resident growth in
+bytes per call, or null), ``rss_unavailable`` (why resident growth cannot be measured
+here; only then, and nothing else ran) and ``maxrss_kb`` (the process's peak RSS).
+
+Resident growth of a call: after its ``setup()`` the process's resident peak (VmHWM) is
+reset to its current resident set by writing ``5`` to ``/proc/<pid>/clear_refs`` (Linux
+4.0 and later) and VmRSS is read; after the call VmHWM is read again; the growth is the
+difference. It counts every page the call made resident, whoever allocated it: a C
+kernel's ``malloc``, NumPy's buffers, Python objects, thread stacks. Pages the call only
+reused (already resident before it) do not count, so the harness starts this script with
+glibc's ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` fixed: glibc then maps
+every large block afresh and unmaps it on ``free``, instead of raising its thresholds after
+the first frees and keeping later blocks on a heap that stays resident from call to call.
+The kernel keeps its resident counters per CPU and folds them in batches, so a value may
+be short by up to a few hundred KiB (a few pages per CPU the process ran on).
+
+Where the peak cannot be reset (not Linux, an old kernel, a sandbox that refuses the
+write) the script measures nothing and says why in ``rss_unavailable``. It does not fall
+back to a coarser number: without the reset the only peak is the process's lifetime peak,
+which holds start-up and every ``setup()`` as well, so it would hide a call's growth
+behind whatever setup held, and a comparison would be decided by the setups.
 """
 
 from __future__ import annotations
@@ -82,6 +104,69 @@ class _Tracer:
         return peak
 
 
+class _Resident:
+    """The process's resident set from /proc: reset its peak, read it, read the peak.
+
+    Paths name the pid, not the ``/proc/self`` link: ``/proc/<pid>/`` is where container
+    security profiles (Docker's default AppArmor profile) allow a process to write. The
+    file functions are bound here, before the workload is imported.
+    """
+
+    def __init__(self) -> None:
+        pid = os.getpid()
+        self._clear = f"/proc/{pid}/clear_refs"
+        self._status = f"/proc/{pid}/status"
+        self._open, self._read, self._write, self._close = os.open, os.read, os.write, os.close
+        self._rdonly, self._wronly = os.O_RDONLY, os.O_WRONLY
+        # Each reset forgets the peak so far, which getrusage's ru_maxrss reports too: the
+        # largest peak seen before a reset stands in for the process's lifetime peak.
+        self.lifetime = 0
+
+    def problem(self) -> str | None:
+        """Why resident growth cannot be measured here, or None when it can."""
+        if not sys.platform.startswith("linux"):
+            return f"resetting the resident peak needs Linux /proc (this is {sys.platform})"
+        try:
+            self.reset()
+            self.peak()
+        except (OSError, ValueError) as exc:
+            return (
+                f"the resident peak cannot be reset here: writing 5 to {self._clear} "
+                f"(Linux 4.0 or later) or reading VmRSS and VmHWM from {self._status} "
+                f"failed: {exc}"
+            )
+        return None
+
+    def _field(self, name: bytes) -> int:
+        fd = self._open(self._status, self._rdonly)
+        try:
+            text = b""
+            while chunk := self._read(fd, 8192):
+                text += chunk
+        finally:
+            self._close(fd)
+        start = text.find(b"\n" + name + b":")
+        if start < 0:
+            raise ValueError(f"no {name.decode()} line in {self._status}")
+        end = text.find(b"\n", start + 1)
+        value = text[start + len(name) + 2 : end if end >= 0 else None].split()
+        return int(value[0]) * (1024 if value[1:] == [b"kB"] else 1)
+
+    def reset(self) -> int:
+        """Set the peak to the current resident set; return that resident set in bytes."""
+        self.lifetime = max(self.lifetime, self.peak())
+        fd = self._open(self._clear, self._wronly)
+        try:
+            self._write(fd, b"5")
+        finally:
+            self._close(fd)
+        return self._field(b"VmRSS")
+
+    def peak(self) -> int:
+        """The resident peak since the last reset, in bytes."""
+        return self._field(b"VmHWM")
+
+
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     try:
@@ -115,12 +200,20 @@ def run(path: str) -> dict[str, Any]:
         import tracemalloc
 
         tracer = _Tracer(tracemalloc)
+    resident: _Resident | None = None
+    if os.environ.get("PERFSMITH_RSS", "") == "1":
+        resident = _Resident()
+        problem = resident.problem()
+        if problem is not None:
+            return {"calls": 0, "setups": 0, "warmups": 0, "seconds": 0.0, "peaks": None,
+                    "growth": None, "rss_unavailable": problem, "maxrss_kb": 0}  # fmt: skip
     setup, workload = load_workload(path)
     for _ in range(warmups):
         if setup is not None:
             setup()
         workload()
     peaks: list[int] = []
+    growth: list[int] = []
     timer: Callable[[], float] = (lambda: 0.0) if exact else time.perf_counter
     start = timer()
     i = done = done_setups = 0
@@ -131,23 +224,32 @@ def run(path: str) -> dict[str, Any]:
             setup()
             done_setups += 1
         if i < calls or extra:
+            # Both start after setup, so only what the call itself allocates is seen.
+            before = resident.reset() if resident is not None else 0
             if tracer is not None:
-                # Started after setup, so only what the call itself allocates is traced.
                 tracer.start()
                 workload()
                 peaks.append(tracer.peak_and_stop())
             else:
                 workload()
+            if resident is not None:
+                growth.append(max(resident.peak() - before, 0))
             done += 1
         i += 1
     seconds = timer() - start
+    maxrss_kb = 0
+    if not exact:  # under a counter, values that differ per run would cost differently
+        maxrss_kb = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        if resident is not None:
+            maxrss_kb = max(maxrss_kb, resident.lifetime // 1024)
     return {
         "calls": done,
         "setups": done_setups,
         "warmups": warmups,
         "seconds": seconds,
         "peaks": peaks if trace else None,
-        "maxrss_kb": 0 if exact else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+        "growth": growth if resident is not None else None,
+        "maxrss_kb": maxrss_kb,
     }
 
 

@@ -12,8 +12,12 @@ of one call.
   wall time on a noisy machine cannot. The price is speed: callgrind runs Python about
   50-100 times slower (cachegrind without cache simulation, about 20 times). All threads
   of the workload process are counted; work done in child processes is not.
-- Peak memory: ``tracemalloc`` peak of each call (tracing starts after ``setup()``),
-  the maximum over the calls; the process's peak RSS is reported beside it.
+- Peak memory, two ways (``MemoryHow``). "python": the ``tracemalloc`` peak of each call
+  (tracing starts after ``setup()``), which sees Python's allocators only. "rss": the
+  growth of the process's resident set during each call (the peak reset after
+  ``setup()``), which sees every page the call touched, native allocations included: what
+  a C kernel loaded through ctypes mallocs is invisible to tracemalloc. Kernel tasks use
+  "rss". Either way the maximum over the calls, and the process's peak RSS beside it.
 - Energy: RAPL or NVML counters read by the harness around whole processes (the
   workload may not be able to read them inside a sandbox). Machine-wide, so noisy.
 """
@@ -39,7 +43,9 @@ from perfsmith.measure import hardware
 from perfsmith.measure.workers import early_exit, fresh_dirs, worker_failure, workload_path
 
 __all__ = [
+    "MemoryHow",
     "MemoryReading",
+    "ResidentUnavailableError",
     "Tool",
     "compare_energy",
     "compare_instructions",
@@ -404,21 +410,51 @@ def instructions_result(base_counts: Sequence[int], cand_count: int, *, how: str
 
 # -- peak memory --------------------------------------------------------------------------
 
+MemoryHow = Literal["python", "rss"]
+"""What peak memory means: "python", the tracemalloc peak of a call (Python allocators
+only); "rss", the growth of the resident set during a call (every page it touched)."""
+
+# glibc's malloc tunables, fixed for the resident measurement. A fixed threshold also turns
+# off glibc's dynamic one, which rises to the size of each large block freed (up to
+# 32 MiB) and then serves smaller blocks from a heap that stays resident between calls:
+# later calls would reuse those pages and show no growth. Fixed, every block of 128 KiB or
+# more is mapped on malloc and unmapped on free, and the heap's free top is given back
+# above 128 KiB. The variables are glibc's documented aliases of the tunables
+# glibc.malloc.mmap_threshold and glibc.malloc.trim_threshold (other C libraries ignore them).
+RESIDENT_MALLOC_ENV: dict[str, str] = {
+    "MALLOC_MMAP_THRESHOLD_": "131072",
+    "MALLOC_TRIM_THRESHOLD_": "131072",
+}
+_MEMORY_NOTES: dict[MemoryHow, str] = {
+    "python": "tracemalloc peak per call (Python allocations, after setup)",
+    "rss": "resident growth per call (pages touched by the call, native allocations included)",
+}
+
+
+class ResidentUnavailableError(SandboxError):
+    """Resident growth per call cannot be measured where the workload runs."""
+
 
 @dataclass(frozen=True)
 class MemoryReading:
     """Peak memory of one process.
 
     Attributes:
-        peak_bytes: Largest tracemalloc peak over the measured calls (bytes that one
-            call had allocated at its high point; Python allocators only).
+        peak_bytes: Largest per-call value over the measured calls: with "python" the
+            tracemalloc peak (bytes one call had allocated at its high point; Python
+            allocators only), with "rss" the resident growth (bytes of pages the call
+            made resident, whoever allocated them).
         maxrss_bytes: The process's peak resident set size (interpreter and setup included).
         calls: Measured calls.
+        per_call: The value of each measured call, in order.
+        how: Which of the two ``peak_bytes`` is.
     """
 
     peak_bytes: int
     maxrss_bytes: int
     calls: int
+    per_call: tuple[int, ...] = ()
+    how: MemoryHow = "python"
 
 
 def peak_memory(
@@ -431,24 +467,51 @@ def peak_memory(
     warmups: int = 1,
     timeout_s: float = 120,
     side: str = "workload",
+    how: MemoryHow = "python",
+    malloc_env: Mapping[str, str] | None = None,
 ) -> MemoryReading:
     """Measure the peak memory of ``workload()`` calls in one fresh process.
 
+    Args:
+        sandbox: Where to run (the sandbox root is the working directory).
+        python: The target's interpreter.
+        workload_file: The workload, relative to the sandbox root or absolute.
+        pythonpath: Folders relative to the sandbox root, put on PYTHONPATH.
+        calls: Measured calls (at least 1), ``setup()`` before each.
+        warmups: Unmeasured calls first.
+        timeout_s: Limit for the process.
+        side: Who is measured ("baseline", "candidate"), named in errors.
+        how: "python" (tracemalloc peak per call) or "rss" (resident growth per call).
+        malloc_env: With "rss", the malloc settings the process starts with; None:
+            ``RESIDENT_MALLOC_ENV``, {}: the C library's defaults.
+
     Raises:
         WorkloadError: The workload crashed, timed out or exited early.
+        ResidentUnavailableError: With "rss": the resident peak cannot be reset where
+            the workload runs (the reason is in the message).
     """
     _check_calls(calls)
-    env = {
-        "PERFSMITH_CALLS": str(calls),
-        "PERFSMITH_WARMUPS": str(warmups),
-        "PERFSMITH_TRACEMALLOC": "1",
-    }
+    env = {"PERFSMITH_CALLS": str(calls), "PERFSMITH_WARMUPS": str(warmups)}
+    if how == "rss":
+        env |= {"PERFSMITH_RSS": "1", **(RESIDENT_MALLOC_ENV if malloc_env is None else malloc_env)}
+    else:
+        env["PERFSMITH_TRACEMALLOC"] = "1"
     summary, _ = _run_counter(
         sandbox, python, workload_file, pythonpath=pythonpath, env=env, timeout_s=timeout_s,
         side=side, what="measuring peak memory",
     )  # fmt: skip
-    peaks = [int(p) for p in summary.get("peaks") or [0]]
-    return MemoryReading(max(peaks), int(summary["maxrss_kb"]) * 1024, int(summary["calls"]))
+    if summary.get("rss_unavailable"):
+        raise ResidentUnavailableError(
+            f"Resident growth per call cannot be measured for the {side}: "
+            f"{summary['rss_unavailable']}.",
+            "Run on Linux 4.0 or later with a sandbox that lets a process write its own "
+            "/proc/<pid>/clear_refs, or use --target latency or instructions.",
+        )
+    values = tuple(int(p) for p in summary.get("growth" if how == "rss" else "peaks") or ())
+    return MemoryReading(
+        max(values, default=0), int(summary["maxrss_kb"]) * 1024, int(summary["calls"]),
+        values, how,
+    )  # fmt: skip
 
 
 def _sides(
@@ -474,28 +537,41 @@ def compare_memory(
     warmups: int = 1,
     processes: int = 3,
     timeout_s: float = 120,
+    how: MemoryHow = "python",
 ) -> MetricResult:
     """Peak memory per call of baseline against candidate; speedup = base / cand peak.
 
     Each side runs ``processes`` fresh processes, interleaved. The estimate is the ratio
     of the median peaks; the interval spans the ratios the per-process extremes allow.
 
+    Args:
+        how: "python" (tracemalloc peak per call) or "rss" (resident growth per call;
+            what a kernel task needs, since tracemalloc does not see native allocations).
+        Others: as for ``peak_memory``.
+
+    Returns:
+        The metric ("peak_memory", unit "B"); its note says which kind. With "rss" where
+        the resident peak cannot be reset, unavailable with the reason.
+
     Raises:
         WorkloadError: The workload failed on either side.
     """
     measure = functools.partial(
         peak_memory, python=python, workload_file=workload_file, pythonpath=pythonpath,
-        calls=calls, warmups=warmups, timeout_s=timeout_s,
+        calls=calls, warmups=warmups, timeout_s=timeout_s, how=how,
     )  # fmt: skip
-    base_r, cand_r = _sides(base, cand, processes, lambda box, side: measure(box, side=side))
+    try:
+        base_r, cand_r = _sides(base, cand, processes, lambda box, side: measure(box, side=side))
+    except ResidentUnavailableError as exc:
+        return _unavailable("peak_memory", "B", exc.message)
     # At least one byte: a call that allocates nothing traceable must not divide by zero.
     b = [max(r.peak_bytes, 1) for r in base_r]
     c = [max(r.peak_bytes, 1) for r in cand_r]
     rss_b = statistics.median(r.maxrss_bytes for r in base_r) / 2**20
     rss_c = statistics.median(r.maxrss_bytes for r in cand_r) / 2**20
     note = (
-        f"tracemalloc peak per call (Python allocations, after setup), max of {calls} calls, "
-        f"median of {len(b)} processes; process peak RSS {rss_b:.1f} MiB -> {rss_c:.1f} MiB"
+        f"{_MEMORY_NOTES[how]}, max of {calls} calls, median of {len(b)} processes; "
+        f"process peak RSS {rss_b:.1f} MiB -> {rss_c:.1f} MiB"
     )
     return MetricResult(
         "peak_memory", "B", statistics.median(b), statistics.median(c),

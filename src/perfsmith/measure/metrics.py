@@ -63,7 +63,8 @@ def extra_metrics(
     pp = task.pythonpath
     measures: dict[MetricName, tuple[str, Callable[[], MetricResult]]] = {
         "peak_memory": ("B", lambda: counters.compare_memory(
-            base, cand, python, file, timeout_s=timeout_s, pythonpath=pp)),
+            base, cand, python, file, timeout_s=timeout_s, pythonpath=pp,
+            how="rss" if task.mode == "kernel" else "python")),
         "instructions": ("instr", lambda: counters.compare_instructions(
             base, cand, python, file, timeout_s=max(timeout_s, 600), pythonpath=pp)),
         "energy": ("J", lambda: counters.compare_energy(base, cand, python, file, pythonpath=pp)),
@@ -155,6 +156,10 @@ def check_target(target: Target, workload_is_command: bool) -> None:
     if target == "energy":
         ok, why = hardware.energy_available()
         if not ok:
-            raise ConfigError(f"--target energy cannot be measured here: {why}.",
-                              "Run on a machine with readable RAPL counters or an NVIDIA GPU "
-                              "(pip install nvidia-ml-py), or use --target latency.")  # fmt: skip
+            raise ConfigError(
+                "--target energy needs RAPL (Intel/AMD package counters readable at "
+                "/sys/class/powercap) or an NVIDIA GPU with NVML; this machine has neither "
+                f"({why.removeprefix('no energy counter: ')}).",
+                "Use --target latency or instructions, or run on a machine with readable "
+                "RAPL counters or an NVIDIA GPU (pip install nvidia-ml-py).",
+            )
