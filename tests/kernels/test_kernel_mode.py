@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from perfsmith.bench.taskset import load_tasks
-from perfsmith.kernels.mode import KERNEL_SETTINGS, kernel_overrides
+from perfsmith.kernels.mode import kernel_overrides, task_settings
+from perfsmith.kernels.spec import load_kernel_task
 from perfsmith.measure.guards import is_protected
 
 BIN = Path(sys.executable).parent
@@ -66,7 +67,7 @@ def test_kernel_overrides_protect_everything_but_the_kernel(tmp_path: Path) -> N
     assert (repo / "kernel.c").is_file() and (repo / ".git").is_dir()
     assert overrides["workload"] == "perfsmith_workload.py" and overrides["tests"] == ["tests"]
     assert "softmax" in overrides["brief"] and "int64_t" in overrides["brief"]
-    assert overrides["checks"] == KERNEL_SETTINGS["checks"]
+    assert overrides["checks"] == task_settings(load_kernel_task(SUITE / "softmax"))["checks"]
     protected = overrides["protected"]
     assert not is_protected("kernel.c", protected)
     for path in ("tests/kernel_harness.py", "perfsmith_workload.py", ".gitignore",
@@ -85,7 +86,8 @@ def test_the_kernel_suite_loads_as_a_task_set(
     for task in tasks:
         assert task.instance_id.startswith("kernels-lite__")
         assert task.expert_patch.startswith("diff --git a/kernel.c b/kernel.c")
-        assert task.config == KERNEL_SETTINGS and task.tests == ("tests",)
+        folder = SUITE / task.instance_id.split("__", 1)[1]
+        assert task.config == task_settings(load_kernel_task(folder)) and task.tests == ("tests",)
         assert Path(task.source.path, "tests", "kernel_harness.py").is_file()
         assert "hidden" not in task.problem.lower() or "never" in task.problem.lower()
 

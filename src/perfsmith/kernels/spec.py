@@ -22,11 +22,13 @@ import yaml
 
 from perfsmith.core import Target
 from perfsmith.errors import ConfigError
+from perfsmith.kernels.cost import COST_KEYS, KernelCost, check_cost, evaluate_cost
 
 __all__ = [
     "DTYPES",
     "ROLES",
     "KernelArg",
+    "KernelCost",
     "KernelTask",
     "default_tolerance",
     "is_kernel_task",
@@ -58,7 +60,7 @@ _C_KEYWORDS = frozenset(
 )  # fmt: skip
 _KEYS = frozenset(
     {"kind", "instance_id", "category", "problem", "function", "args", "shapes", "timing",
-     "seeds", "tolerance", "kernel", "expert", "cuda", "target"}
+     "seeds", "tolerance", "kernel", "expert", "cuda", "target", "cost"}
 )  # fmt: skip
 _TOLERANCES: Mapping[str, tuple[float, float]] = MappingProxyType(
     {"float32": (1.0e-4, 1.0e-6), "float64": (1.0e-10, 1.0e-12)}
@@ -122,7 +124,8 @@ class KernelTask:
 
     ``kernel``, ``expert``, ``cuda_kernel`` and ``cuda_expert`` are file names relative to
     ``folder``; ``visible``, ``hidden`` and ``timing`` map each ``size`` argument's name to
-    a positive int.
+    a positive int. ``cost_flops`` and ``cost_bytes`` are the ``cost`` expressions over the
+    size names (None where the task declares none); ``cost()`` evaluates them.
     """
 
     instance_id: str
@@ -143,10 +146,42 @@ class KernelTask:
     problem: str
     category: str | None
     target: str
+    cost_flops: str | None = None
+    cost_bytes: str | None = None
 
     def size_names(self) -> tuple[str, ...]:
         """The ``size`` arguments' names, in signature order."""
         return tuple(a.name for a in self.args if a.role == "size")
+
+    def cost(self, shape: Mapping[str, int] | None = None) -> KernelCost:
+        """The least work of one call at ``shape`` (default: the timing shape).
+
+        Args:
+            shape: a value for each size name.
+
+        Returns:
+            The declared flops and bytes at ``shape``; None for what the task leaves out.
+
+        Raises:
+            ConfigError: an expression cannot be evaluated at ``shape`` (it divides by
+                zero, overflows or is negative there); the message names the task and the
+                expression.
+        """
+        sizes = dict(self.timing if shape is None else shape)
+        values: dict[str, float | None] = {}
+        for key, expression in zip(COST_KEYS, (self.cost_flops, self.cost_bytes), strict=True):
+            if expression is None:
+                values[key] = None
+                continue
+            try:
+                values[key] = evaluate_cost(expression, sizes)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{self.instance_id}: cost.{key} {expression!r} at "
+                    f"{_shape_text(sizes, tuple(sizes))}: {exc}.",
+                    "Fix the expression in the task's task.yaml (see docs/kernels.md).",
+                ) from None
+        return KernelCost(flops=values["flops"], bytes=values["bytes"])
 
     def signature(self) -> str:
         """The C prototype, e.g. ``void softmax(const float *x, float *out, int64_t rows)``."""
@@ -328,6 +363,7 @@ class _Loader:
         if not isinstance(problem, str) or not problem.strip():
             raise self.fail("problem", "is empty.", "Say what the kernel computes.")
         category = meta.get("category")
+        cost_flops, cost_bytes = self.cost(sizes, timing)
         return KernelTask(
             instance_id=str(meta.get("instance_id") or f"{suite}__{folder.name}"),
             suite=suite,
@@ -347,6 +383,8 @@ class _Loader:
             problem=problem.strip(),
             category=None if category is None else str(category),
             target=str(target),
+            cost_flops=cost_flops,
+            cost_bytes=cost_bytes,
         )
 
     def args(self) -> tuple[KernelArg, ...]:
@@ -485,6 +523,33 @@ class _Loader:
             values[key] = float(value)
         return values["rtol"], values["atol"]
 
+    def cost(self, sizes: tuple[str, ...], timing: dict[str, int]) -> tuple[str | None, str | None]:
+        """The ``cost`` expressions, checked and evaluated once at the timing shape."""
+        raw = self.meta.get("cost")
+        if raw is None:
+            return None, None
+        if not isinstance(raw, dict) or not raw:
+            raise self.fail("cost", "is not a mapping.", _COST_HINT)
+        extra = sorted(set(map(str, raw)) - set(COST_KEYS))
+        if extra:
+            raise self.fail(f"cost.{extra[0]}", "is not flops or bytes.", _COST_HINT)
+        found: dict[str, str | None] = {}
+        for key in COST_KEYS:
+            expression = raw.get(key)
+            if expression is None:
+                found[key] = None
+                continue
+            if isinstance(expression, bool) or not isinstance(expression, str | int | float):
+                raise self.fail(f"cost.{key}", f"{expression!r} is not an expression.", _COST_HINT)
+            text = str(expression)
+            try:
+                check_cost(text, sizes)
+                evaluate_cost(text, timing)
+            except ValueError as exc:
+                raise self.fail(f"cost.{key}", f"{text!r} {exc}.", _COST_HINT) from None
+            found[key] = text
+        return found["flops"], found["bytes"]
+
     def file(self, folder: Path, key: str, name: Any) -> str:
         if not isinstance(name, str) or not name:
             raise self.fail(key, f"{name!r} is not a file name.", "Name a file in the task folder.")
@@ -525,6 +590,10 @@ class _Loader:
                 )
 
 
+_COST_HINT = (
+    'Use cost: {flops: "2*m*n*k", bytes: "4*(m*k + k*n + m*n)"}: arithmetic over the size '
+    "names with numbers, + - * / // **, parentheses, min and max (see docs/kernels.md)."
+)
 _ARG_HINT = "Use {name: x, role: in|out|size|scalar, dtype: float32, value: 1.0 (scalars)}."
 _INT_RANGES: Mapping[str, tuple[int, int]] = MappingProxyType(
     {

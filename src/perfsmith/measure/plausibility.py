@@ -1,9 +1,12 @@
 """Gate 6, plausibility: extra checks before a gain is believed (DESIGN.md section 4).
 
-A gain that does not survive one call per fresh process on a hidden input is
-quarantined (caching across calls, or a fast path for the visible input); a gain
-above ``checks.quarantine_gain`` must also give the right output on extra hidden
-inputs before it is kept.
+Where the task declares the work of one call (``checks.roofline_flops`` and
+``checks.roofline_bytes``, set from a kernel task's ``cost``), a median time per call
+below what the machine's measured peaks allow is quarantined first (the roofline,
+``perfsmith.measure.roofline``). A gain that does not survive one call per fresh process
+on a hidden input is quarantined (caching across calls, or a fast path for the visible
+input); a gain above ``checks.quarantine_gain`` must also give the right output on extra
+hidden inputs before it is kept.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from perfsmith.core import Comparison, Measurement, MetricResult
 from perfsmith.errors import WorkloadError
-from perfsmith.measure import stats
+from perfsmith.measure import roofline, stats
 from perfsmith.measure.baseline import Baseline, same_output, seed_label
 from perfsmith.measure.timing import time_cold
 from perfsmith.sandbox.local import LocalSandbox
@@ -48,11 +51,68 @@ def _cold(
     )
 
 
+def _verdict(
+    ev: PipelineEvaluator, time_s: float, peaks: roofline.Peaks
+) -> roofline.RooflineVerdict:
+    return roofline.roofline_verdict(
+        time_s,
+        flops=ev.checks.roofline_flops,
+        bytes=ev.checks.roofline_bytes,
+        peak_flops=peaks.flops_per_s,
+        bandwidth=peaks.bytes_per_s,
+    )
+
+
+def check_roofline(ev: PipelineEvaluator, m: Measurement) -> Measurement:
+    """Quarantine a time per call below the roofline; note the fraction reached otherwise.
+
+    Does nothing unless ``checks.roofline_flops`` or ``checks.roofline_bytes`` is set.
+    Peaks come from the per-machine cache; before a candidate is quarantined on cached
+    peaks they are measured again. A baseline that is itself below the bound means the
+    declared work or the measured peaks are wrong, not the candidate: then nothing is
+    quarantined and the flag ``roofline_baseline_below`` says so.
+    """
+    flops, nbytes = ev.checks.roofline_flops, ev.checks.roofline_bytes
+    if m.comparison is None or (flops is None and nbytes is None):
+        return m
+    time_s = stats.median(m.comparison.candidate_s)
+    peaks = roofline.machine_peaks(nbytes)
+    verdict = _verdict(ev, time_s, peaks)
+    if not verdict.plausible and peaks.cached:
+        peaks = roofline.machine_peaks(nbytes, fresh=True)
+        verdict = _verdict(ev, time_s, peaks)
+    if (flops is None or peaks.flops_per_s is None) and (
+        nbytes is None or peaks.bytes_per_s is None
+    ):  # nothing here could measure a peak the declared work needs (no NumPy, no compiler)
+        return replace(m, flags=(*m.flags, "roofline_unmeasured"))
+    if not verdict.plausible:
+        if not _verdict(ev, stats.median(m.comparison.baseline_s), peaks).plausible:
+            return replace(m, flags=(*m.flags, "roofline_baseline_below"))
+        return replace(
+            m,
+            status="quarantined",
+            gate="plausibility",
+            code="above_roofline",
+            reason=verdict.reason(),
+        )
+    metrics = tuple(
+        replace(x, note="; ".join(filter(None, (x.note, verdict.note()))))
+        if x.name in ("latency", "throughput")
+        else x
+        for x in m.metrics
+    )
+    return replace(m, metrics=metrics)
+
+
 def check_plausibility(
     ev: PipelineEvaluator, cand: LocalSandbox, m: Measurement, baseline: Baseline, out_dir: Path
 ) -> Measurement:
     """Extra checks before a gain is believed (DESIGN.md section 4, gate 6)."""
     assert m.comparison is not None and ev.task.workload.file
+    m = check_roofline(ev, m)
+    if m.status != "faster":
+        return m
+    assert m.comparison is not None
     warm = m.comparison.speedup
     # One call per fresh process, on a hidden input: memoisation across calls, disk
     # caches and fast paths for the visible input all vanish here.

@@ -4,9 +4,12 @@ The timing worker runs ``setup()`` untimed before every timed ``workload()`` cal
 
 - the first ``setup()`` of a process builds (once per workspace, under a lock) and loads
   the kernel, refusing one that keeps state between calls;
-- every ``setup()`` first checks the previous timed call: its inputs unchanged and its
-  output within tolerance of the float64 reference, else it raises ``KernelMismatch``, so
-  a kernel that skips work or changes its output once it is timed fails the timing;
+- every ``setup()`` first checks the previous timed call: no thread it started is still
+  running (from the third ``setup()`` on, the process's threads must be those seen at the
+  second, which include OpenMP's pool, made by the first call), its inputs unchanged and
+  its output within tolerance of the float64 reference, else it raises ``KernelMismatch``,
+  so a kernel that skips work, leaves work running after it returns, or changes its
+  output once it is timed fails the timing;
 - then it makes fresh inputs at the timing shape (or at ``variant``, a hidden shape) in
   new buffers, seeded from ``PERFSMITH_SEED`` and a call counter, and NaN-poisoned
   output buffers.
@@ -27,9 +30,12 @@ from pathlib import Path
 from typing import Any
 
 _HERE = Path(__file__).resolve().parent
-# Checked when the kernel is loaded; a test of the workload's own call checks may turn it
-# off to see those checks alone.
+# The state check runs when the kernel is loaded, the thread census before each call is
+# verified; a test of the other checks or of the later gates may turn one off to see the
+# rest alone.
 STATE_CHECK = True
+THREAD_CHECK = True
+_TASKS = Path("/proc/self/task")
 
 
 def _load_harness() -> Any:
@@ -65,6 +71,14 @@ class _Call:
 _kernel: Any = None
 _count = 0
 _pending: _Call | None = None
+_threads: frozenset[str] | None = None  # the threads seen at the second setup()
+
+
+def _census() -> frozenset[str] | None:
+    try:
+        return frozenset(os.listdir(_TASKS))
+    except OSError:  # not Linux: no census
+        return None
 
 
 def _seed() -> int:
@@ -75,7 +89,26 @@ def _sizes_text(sizes: dict[str, int]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sizes.items())
 
 
+def _check_threads(call: _Call) -> None:
+    """A thread that appeared since the second setup() and still runs was left by a call."""
+    global _threads
+    now = _census()
+    if now is None or not THREAD_CHECK:
+        return
+    if _threads is None:
+        _threads = now  # after the first call: OpenMP's pool and BLAS's threads are made
+        return
+    extra = now - _threads
+    if extra:
+        raise harness.KernelMismatch(
+            f"timed call {call.number} ({_sizes_text(call.sizes)}): {len(extra)} thread(s) "
+            "it started were still running after it returned; a kernel must finish its "
+            "work before it returns (work left running in a detached thread is not timed)"
+        )
+
+
 def _verify(call: _Call) -> None:
+    _check_threads(call)
     where = f"timed call {call.number} ({_sizes_text(call.sizes)})"
     changed = [k for k, v in call.inputs.items() if harness.input_hash(v) != call.hashes[k]]
     if changed:
