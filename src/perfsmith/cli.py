@@ -107,7 +107,8 @@ def optimize_cmd(
         typer.Option(
             "--kernel",
             help="Optimize a compute kernel instead: a kernel task folder "
-            "(benchmarks/kernels-lite/<task>, see docs/kernels.md).",
+            "(benchmarks/kernels-lite/<task>) or a KernelBench problem file "
+            "(level1/19_ReLU.py, needs PyTorch); see docs/kernels.md.",
             show_default=False,
         ),
     ] = None,
@@ -185,6 +186,8 @@ def optimize_cmd(
       optimize . --workload bench/workload.py --tests tests/ --model openai/gpt-4.1-mini
 
       optimize --kernel benchmarks/kernels-lite/softmax --model openai/gpt-4.1-mini
+
+      optimize --kernel KernelBench/level1/19_ReLU.py --model openai/gpt-4.1-mini
     """
     from perfsmith.loop.driver import OptimizeRequest, run_optimize
 
@@ -241,14 +244,19 @@ def _kernel_repo(
     task_dir: Path, repo: Path | None, overrides: dict[str, Any], *, given: tuple[Any, ...]
 ) -> Path:
     """Point the run at a kernel task's generated repository; fill ``overrides`` for it."""
-    from perfsmith.kernels.mode import kernel_overrides
-
     if repo is not None or any(given):
         raise ConfigError(
             "--kernel names the whole task: its repository, workload and tests are generated.",
             "Drop REPO, --workload, --workload-cmd and --tests, or drop --kernel.",
         )
-    generated, extra = kernel_overrides(task_dir)
+    if task_dir.suffix == ".py" and task_dir.is_file():  # a KernelBench problem file
+        from perfsmith.kernels.kernelbench import kernelbench_overrides
+
+        generated, extra = kernelbench_overrides(task_dir, python=overrides.get("python"))
+    else:
+        from perfsmith.kernels.mode import kernel_overrides
+
+        generated, extra = kernel_overrides(task_dir)
     extra["protected"] = [*(overrides.get("protected") or []), *extra["protected"]]
     if overrides.get("target"):
         extra.pop("target", None)

@@ -114,11 +114,19 @@ def load_tasks(spec: Path, *, repos: Path | None = None) -> tuple[str, list[Benc
 
 
 def load_suite(root: Path) -> list[BenchTask]:
-    """Every ``<task>/task.yaml`` under ``root``, sorted by instance id."""
+    """Every ``<task>/task.yaml`` and KernelBench problem file (``<suite>/<name>.py``,
+    docs/kernels.md) under ``root``, sorted by instance id."""
+    from perfsmith.kernels.kernelbench import bench_task, is_kernelbench_file
+
     folders = [d for d in sorted(root.iterdir()) if (d / "task.yaml").is_file()]
     tasks = [_folder_task(root.name, d) for d in folders]
+    problems = [f for f in sorted(root.glob("*.py")) if is_kernelbench_file(f)]
+    tasks += [bench_task(f, root.name) for f in problems]
     if not tasks:
-        raise ConfigError(f"No task.yaml under {root}.", "Each task is <suite>/<task>/task.yaml.")
+        raise ConfigError(
+            f"No task.yaml or KernelBench problem file under {root}.",
+            "Each task is <suite>/<task>/task.yaml, or a KernelBench file <suite>/<name>.py.",
+        )
     ids = [t.instance_id for t in tasks]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
