@@ -7,6 +7,12 @@ and the headers, so no system CUDA toolkit is needed. ``compile_cuda`` builds an
 file (compile only) or a shared library that a GPU machine can load, and
 ``cuda_symbol_check`` confirms that the host entry point the harness calls is exported
 under its C name.
+
+For running on a GPU (``perfsmith.kernels.gpu``) a kernel is compiled position-independent
+with its device image kept (``pic=True, keep=True``), so the state check can read both the
+host object and the cubin, and then linked with ``link_cuda`` against the shared CUDA
+runtime that ``find_cudart`` locates: the harness's ctypes binding and the kernel then
+share one runtime, and a launch error inside the kernel is visible to the harness.
 """
 
 from __future__ import annotations
@@ -14,21 +20,46 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from perfsmith.errors import ConfigError
 
-__all__ = ["CudaBuild", "compile_cuda", "cuda_include_dirs", "cuda_symbol_check", "find_nvcc"]
+__all__ = [
+    "CudaBuild",
+    "GpuBuild",
+    "build_gpu_kernel",
+    "compile_cuda",
+    "cuda_include_dirs",
+    "cuda_mutable_state",
+    "cuda_state_message",
+    "cuda_symbol_check",
+    "cudart_candidates",
+    "device_images",
+    "find_cudart",
+    "find_nvcc",
+    "link_cuda",
+    "load_harness",
+    "nvcc_own",
+]
 
 NVCC_FLAGS: tuple[str, ...] = ("-O3", "-std=c++17", "-lineinfo")
 SYSTEM_CUDA_HOMES: tuple[Path, ...] = (Path("/usr/local/cuda"),)
 WHEEL_LAYOUTS: tuple[str, ...] = ("cu13", "cu12")
+# Where NVIDIA's runtime wheels put libcudart, relative to a folder of the nvidia package.
+WHEEL_RUNTIME_DIRS: tuple[str, ...] = ("cu13/lib", "cu12/lib", "cuda_runtime/lib")
+TOOLKIT_LIB_DIRS: tuple[str, ...] = ("lib64", "lib", "targets/x86_64-linux/lib")
 INSTALL_HINT = (
     "Install nvcc with pip install 'perfsmith[cuda]' (NVIDIA's nvidia-cuda-nvcc, "
     "nvidia-cuda-runtime and nvidia-cuda-cccl wheels, CUDA 13; no GPU is needed to "
@@ -47,6 +78,8 @@ class CudaBuild:
         log: nvcc's output (stdout and stderr together), plus a note when it timed out.
         output: the object file or shared library; None when the build failed.
         duration_s: wall-clock seconds the build took.
+        keep_dir: the folder of nvcc's intermediate files (``keep=True``), among them the
+            device image ``<stem>.sm_XX.cubin``; None otherwise.
     """
 
     ok: bool
@@ -54,6 +87,7 @@ class CudaBuild:
     log: str
     output: Path | None
     duration_s: float
+    keep_dir: Path | None = None
 
 
 def _executable(path: Path) -> bool:
@@ -180,6 +214,8 @@ def compile_cuda(
     shared: bool = False,
     nvcc: Path | None = None,
     timeout_s: float = 300,
+    pic: bool = False,
+    keep: bool = False,
 ) -> CudaBuild:
     """Compile one ``.cu`` file with nvcc.
 
@@ -196,6 +232,10 @@ def compile_cuda(
         shared: build a shared library instead of an object file.
         nvcc: the compiler; default: ``find_nvcc()``.
         timeout_s: seconds before nvcc and everything it started are killed.
+        pic: compile the object file position-independent (``-Xcompiler -fPIC``), so that
+            ``link_cuda`` can link it into a shared library.
+        keep: keep nvcc's intermediate files in ``out_dir/<stem>.keep/`` (``-keep``); the
+            device image is ``<stem>.<arch>.cubin`` there (see ``device_images``).
 
     Returns:
         The build; ``ok`` is False, with nvcc's messages in ``log``, when it fails or times
@@ -212,7 +252,16 @@ def compile_cuda(
     out_dir.mkdir(parents=True, exist_ok=True)
     output = _output_path(source, out_dir.resolve(), shared)
     output.unlink(missing_ok=True)
-    mode = ["-shared", "-Xcompiler", "-fPIC"] if shared else ["-c"]
+    if shared:
+        mode = ["-shared", "-Xcompiler", "-fPIC"]
+    else:
+        mode = ["-Xcompiler", "-fPIC", "-c"] if pic else ["-c"]
+    keep_dir: Path | None = None
+    if keep:
+        keep_dir = out_dir.resolve() / f"{source.stem}.keep"
+        shutil.rmtree(keep_dir, ignore_errors=True)
+        keep_dir.mkdir()
+        mode += ["-keep", "-keep-dir", str(keep_dir)]
     argv = [
         str(compiler),
         *NVCC_FLAGS,
@@ -223,8 +272,14 @@ def compile_cuda(
         "-o",
         str(output),
     ]
+    return _build(argv, out_dir, output, timeout_s, keep_dir)
+
+
+def _build(
+    argv: list[str], cwd: Path, output: Path, timeout_s: float, keep_dir: Path | None
+) -> CudaBuild:
     start = time.monotonic()
-    returncode, log = _run(argv, out_dir, timeout_s)
+    returncode, log = _run(argv, cwd, timeout_s)
     duration = time.monotonic() - start
     if returncode is None:
         log += f"\nnvcc timed out after {timeout_s:g} s and was killed.\n"
@@ -237,7 +292,128 @@ def compile_cuda(
         log=log,
         output=output if ok else None,
         duration_s=duration,
+        keep_dir=keep_dir,
     )
+
+
+def link_cuda(
+    obj: Path,
+    out_dir: Path,
+    *,
+    cudart: Path | None = None,
+    nvcc: Path | None = None,
+    timeout_s: float = 120,
+) -> CudaBuild:
+    """Link an object file from ``compile_cuda(..., pic=True)`` into ``<stem>.so``.
+
+    Args:
+        obj: the position-independent object file.
+        out_dir: where the shared library goes (created if missing).
+        cudart: a shared CUDA runtime (``libcudart.so.N``) to link against
+            (``-cudart=none`` plus that file, which needs no unversioned ``libcudart.so``
+            symlink, as NVIDIA's wheels have none); the library then needs a
+            ``libcudart.so.N`` loaded before it or on the loader's path. None: nvcc's
+            default, the static runtime inside the library.
+        nvcc: the compiler; default: ``find_nvcc()``.
+        timeout_s: seconds before the link is killed.
+
+    Returns:
+        The build (``output`` is the ``.so``).
+
+    Raises:
+        ConfigError: no nvcc was given and none can be found.
+    """
+    compiler = nvcc if nvcc is not None else find_nvcc()
+    if compiler is None:
+        raise _missing_nvcc()
+    obj = Path(obj).resolve()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir.resolve() / f"{obj.stem}.so"
+    output.unlink(missing_ok=True)
+    runtime = ["-cudart=none", "-Xlinker", str(Path(cudart).resolve())] if cudart else []
+    argv = [str(compiler), "-shared", *runtime, str(obj), "-o", str(output)]
+    return _build(argv, out_dir, output, timeout_s, None)
+
+
+def device_images(build: CudaBuild) -> list[Path]:
+    """The cubin files (device ELF images) nvcc kept for a ``keep=True`` build.
+
+    Returns:
+        Sorted paths; empty when the build kept nothing.
+    """
+    if build.keep_dir is None or not build.keep_dir.is_dir():
+        return []
+    return sorted(build.keep_dir.glob("*.cubin"))
+
+
+def _runtime_in(folder: Path) -> Path | None:
+    """The shortest-named ``libcudart.so*`` file in ``folder`` (the static archive is not one)."""
+    try:
+        found = [p for p in folder.glob("libcudart.so*") if p.is_file()]
+    except OSError:
+        return None
+    return min(found, key=lambda p: (len(p.name), p.name)) if found else None
+
+
+def _ldconfig_runtimes() -> list[Path]:
+    ldconfig = shutil.which("ldconfig") or "/sbin/ldconfig"
+    try:
+        res = subprocess.run(
+            [ldconfig, "-p"], capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in res.stdout.splitlines():
+        name, _, where = line.strip().partition(" => ")
+        if name.startswith("libcudart.so") and where:
+            found.append(Path(where.strip()))
+    return found
+
+
+def cudart_candidates(nvcc: Path | None = None) -> list[Path]:
+    """Where a shared CUDA runtime may be, in the order ``find_cudart`` tries them.
+
+    ``$CUDART`` (a file), the toolkit of ``nvcc`` (``<root>/lib64``, ``<root>/lib``,
+    ``<root>/targets/x86_64-linux/lib``), ``$CUDA_HOME/lib64``, ``/usr/local/cuda/lib64``,
+    the runtime wheels (``nvidia/cu13/lib``, ``nvidia/cu12/lib``,
+    ``nvidia/cuda_runtime/lib``) and what ``ldconfig -p`` lists. The runtime beside the
+    compiler comes first, so kernels link against the runtime of the toolkit that built them.
+
+    Args:
+        nvcc: the compiler in use (default: ``find_nvcc()``).
+    """
+    found: list[Path] = []
+    if os.environ.get("CUDART"):
+        found.append(Path(os.environ["CUDART"]))
+    compiler = nvcc if nvcc is not None else find_nvcc()
+    folders: list[Path] = []
+    if compiler is not None:
+        root = compiler.resolve().parent.parent
+        folders += [root / d for d in TOOLKIT_LIB_DIRS]
+    if os.environ.get("CUDA_HOME"):
+        folders.append(Path(os.environ["CUDA_HOME"]) / "lib64")
+    folders += [home / "lib64" for home in SYSTEM_CUDA_HOMES]
+    for root in _wheel_roots():
+        folders += [root / d for d in WHEEL_RUNTIME_DIRS]
+    for folder in folders:
+        lib = _runtime_in(folder)
+        if lib is not None:
+            found.append(lib)
+    return list(dict.fromkeys(found + _ldconfig_runtimes()))
+
+
+def find_cudart(nvcc: Path | None = None) -> Path | None:
+    """The first shared CUDA runtime library of ``cudart_candidates`` that is a file.
+
+    Returns:
+        e.g. ``/usr/local/cuda/lib64/libcudart.so``; None when there is none.
+    """
+    for candidate in cudart_candidates(nvcc):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _defined_text(obj: Path, *extra: str) -> set[str]:
@@ -283,3 +459,208 @@ def cuda_symbol_check(obj: Path, function: str) -> bool:
     if function in _defined_text(obj):
         return True
     return obj.suffix == ".so" and function in _defined_text(obj, "-D")
+
+
+# -- the state check on nvcc's outputs ----------------------------------------------------
+
+HARNESS = Path(__file__).resolve().parent / "templates" / "kernel_harness.py"
+HARNESS_MODULE = "perfsmith_kernel_harness"
+_HARNESS_LOCK = threading.Lock()
+# Writable host data that nvcc itself defines in every object: the fat binary's handle and
+# wrapper, each kernel stub's static launch handle (with its guard variable) and the C++
+# exception personality reference. None of it is the kernel author's.
+NVCC_SYMBOL = re.compile(
+    r"_ZL20__cudaFatCubinHandle|__cudaFatCubinHandle"
+    r"|_ZL15__fatDeviceText|__fatDeviceText"
+    r"|_Z(?:GV)?Z\d+__device_stub__\w+E(?:5__tmp|8__handle)"
+    r"|DW\.ref\.__gxx_personality_v0"
+)
+# Writable sections nvcc's registration code fills without naming them (a constructor that
+# registers the fat binary, and the fat binary wrapper's segment).
+NVCC_SECTIONS = frozenset({".init_array", ".fini_array", ".nvFatBinSegment"})
+# Names in a source that would impersonate nvcc's own symbols to pass the allow-list.
+RESERVED_NAMES = re.compile(r"__device_stub__|__cudaFatCubinHandle|__fatDeviceText")
+DEVICE_GLOBAL_SECTIONS = ".nv.global"  # .nv.global (zeroed) and .nv.global.init
+
+
+def load_harness() -> ModuleType:
+    """The CPU kernel harness (``templates/kernel_harness.py``), imported once.
+
+    The CUDA path reuses its pure helpers rather than copies: the state check
+    (``mutable_state``), the comparison with the reference (``check_output`` through
+    ``Kernel.compare``), the poison patterns, the seeds and shapes of a spec, and the
+    ctypes binding of the entry point (``Kernel``, whose function takes device pointers
+    as it takes host ones).
+    """
+    with _HARNESS_LOCK:  # builds run in threads; none may see a half-imported module
+        if HARNESS_MODULE in sys.modules:
+            return sys.modules[HARNESS_MODULE]
+        spec = importlib.util.spec_from_file_location(HARNESS_MODULE, HARNESS)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {HARNESS}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[HARNESS_MODULE] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[HARNESS_MODULE]
+            raise
+        return module
+
+
+def nvcc_own(symbol: str, section: str) -> bool:
+    """Whether a writable symbol (or, with ``symbol == ""``, an unnamed writable section)
+    of a host object file is nvcc's own data rather than the kernel's."""
+    if symbol:
+        return NVCC_SYMBOL.fullmatch(symbol) is not None
+    return section in NVCC_SECTIONS
+
+
+def _not_device_global(symbol: str, section: str) -> bool:
+    # In a cubin only __device__ variables (and function-scope statics of device code)
+    # persist between launches: .nv.shared is per block, .nv.constant read-only.
+    return not section.startswith(DEVICE_GLOBAL_SECTIONS)
+
+
+def cuda_mutable_state(
+    obj: Path, cubins: Sequence[Path] = (), source_text: str | None = None
+) -> list[str]:
+    """State a CUDA kernel could keep between calls, on the host or on the device.
+
+    - Host: the object file's writable data, as the C harness's ``mutable_state`` finds it
+      (statics, globals, function-local statics, the host shadows nvcc makes for
+      ``__device__``, ``__constant__`` and ``__managed__`` variables), less nvcc's own
+      symbols (``nvcc_own``).
+    - Device: the symbols of each cubin's ``.nv.global*`` sections, which hold
+      ``__device__`` variables and also the function-scope ``static`` variables of device
+      code, which have no host shadow.
+    - Source: an identifier that would pass for one of nvcc's own names.
+
+    Read-only tables pass: ``static const`` / ``constexpr`` on the host, ``__constant__
+    const`` or ``constexpr`` arrays in device code.
+
+    Args:
+        obj: the host object file (``compile_cuda``; not the shared library, which also
+            holds the C runtime's data).
+        cubins: the device images (``device_images`` of a ``keep=True`` build).
+        source_text: the ``.cu`` source, for the reserved-name check.
+
+    Returns:
+        One description per finding, e.g. ``["_ZL7scratch (b, .bss)", "calls (device
+        global, b, .nv.global in kernel.sm_90.cubin)"]``; empty when there is no state.
+    """
+    harness = load_harness()
+    found: list[str] = list(harness.mutable_state(obj, allow=nvcc_own))
+    for cubin in cubins:
+        for item in harness.mutable_state(cubin, allow=_not_device_global):
+            found.append(f"device global {item} in {cubin.name}")
+    if source_text is not None:
+        names = sorted(set(RESERVED_NAMES.findall(source_text)))
+        if names:
+            found.append(f"the source uses nvcc's reserved name(s) {', '.join(names)}")
+    return found
+
+
+def cuda_state_message(found: Sequence[str], file: str = "the kernel") -> str:
+    """The failure text for state found by ``cuda_mutable_state``."""
+    return (
+        f"{file} keeps state between calls: {', '.join(found)}. A kernel must be a pure "
+        "function of its arguments: no static or global variables on the host, no "
+        "__device__ or __managed__ variables (a read-only table may be static const or "
+        "constexpr on the host, __constant__ const or constexpr in device code), and no "
+        "buffers kept from one call to the next."
+    )
+
+
+@dataclass(frozen=True)
+class GpuBuild:
+    """A CUDA kernel built to run on a GPU.
+
+    Attributes:
+        source: the ``.cu`` file.
+        ok: both the compile and the link succeeded.
+        obj: the host object file (position-independent), for the state check.
+        lib: the shared library linked against the shared CUDA runtime.
+        cubins: the device images nvcc kept.
+        arch: the architecture compiled for (``sm_90``).
+        compile_s, link_s: wall-clock seconds of each step.
+        log: nvcc's messages (compile, then link).
+        cudart: the runtime the library is linked against (None: nvcc's static one).
+    """
+
+    source: Path
+    ok: bool
+    obj: Path | None
+    lib: Path | None
+    cubins: tuple[Path, ...]
+    arch: str
+    compile_s: float
+    link_s: float
+    log: str
+    cudart: Path | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able summary (paths as text)."""
+        return {
+            "source": str(self.source),
+            "ok": self.ok,
+            "obj": None if self.obj is None else str(self.obj),
+            "lib": None if self.lib is None else str(self.lib),
+            "cubins": [str(c) for c in self.cubins],
+            "arch": self.arch,
+            "compile_s": self.compile_s,
+            "link_s": self.link_s,
+            "log": self.log[-4000:],
+            "cudart": None if self.cudart is None else str(self.cudart),
+        }
+
+
+def build_gpu_kernel(
+    source: Path,
+    out_dir: Path,
+    *,
+    arch: str = "sm_90",
+    nvcc: Path | None = None,
+    cudart: Path | None = None,
+    timeout_s: float = 300,
+) -> GpuBuild:
+    """Compile a ``.cu`` file (position-independent, device image kept) and link it into a
+    shared library against the shared CUDA runtime.
+
+    Args:
+        source: the ``.cu`` file.
+        out_dir: a folder for this build alone (the object, the library, nvcc's files).
+        arch: the GPU architecture.
+        nvcc: the compiler (default: ``find_nvcc()``).
+        cudart: the shared runtime to link against (default: ``find_cudart(nvcc)``; when
+            there is none, nvcc's static runtime, and the library then has a runtime of its
+            own).
+        timeout_s: the compile's time limit.
+
+    Raises:
+        ConfigError: no nvcc can be found.
+    """
+    compiler = nvcc if nvcc is not None else find_nvcc()
+    if compiler is None:
+        raise _missing_nvcc()
+    runtime = cudart if cudart is not None else find_cudart(compiler)
+    compiled = compile_cuda(
+        source, out_dir, arch=arch, nvcc=compiler, timeout_s=timeout_s, pic=True, keep=True
+    )
+    log = compiled.log
+    linked = None
+    if compiled.ok and compiled.output is not None:
+        linked = link_cuda(compiled.output, Path(out_dir) / "lib", cudart=runtime, nvcc=compiler)
+        log += linked.log
+    return GpuBuild(
+        source=Path(source),
+        ok=linked is not None and linked.ok,
+        obj=compiled.output,
+        lib=None if linked is None else linked.output,
+        cubins=tuple(device_images(compiled)),
+        arch=arch,
+        compile_s=compiled.duration_s,
+        link_s=0.0 if linked is None else linked.duration_s,
+        log=log,
+        cudart=runtime,
+    )

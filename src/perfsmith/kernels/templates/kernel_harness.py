@@ -33,7 +33,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -48,7 +48,7 @@ SPEC_NAME = "kernel_spec.json"
 REFERENCE_NAME = "kernel_reference.py"
 BUILD_DIR = ".kernel-build"
 LIB_NAME = "libkernel.so"
-CFLAGS = ("-O3", "-march=native", "-fopenmp", "-fPIC", "-std=c11")
+CFLAGS = ("-g", "-O3", "-march=native", "-fopenmp", "-fPIC", "-std=c11")
 LDFLAGS = ("-shared", "-fopenmp")
 LIBS = ("-lm",)
 BUILD_TIMEOUT_S = 600
@@ -205,12 +205,15 @@ def _writable_sections(obj: Path) -> dict[str, int]:
     return sections
 
 
-def mutable_state(obj: Path) -> list[str]:
+def mutable_state(obj: Path, allow: Callable[[str, str], bool] | None = None) -> list[str]:
     """Writable data defined by an object file, one description per symbol or section.
 
     Args:
         obj: the compiled ``kernel.o`` (an object file, so every symbol in it is the
             kernel's own: there is no C runtime to ignore).
+        allow: called as ``allow(symbol, section)`` for each writable symbol and as
+            ``allow("", section)`` for each writable section that no symbol names; True
+            leaves it out (a compiler's own data, e.g. nvcc's registration handles).
 
     Returns:
         e.g. ``["counter (b, .bss)", "section .data: 8 bytes that no symbol names"]``; empty
@@ -225,10 +228,11 @@ def mutable_state(obj: Path) -> list[str]:
             continue
         name, kind, section = fields[0], fields[2], fields[6]
         if kind in WRITABLE_SYMBOL_TYPES or (kind in "vV" and section in writable):
-            found.append(f"{name} ({kind}, {section})")
             named.add(section)
+            if allow is None or not allow(name, section):
+                found.append(f"{name} ({kind}, {section})")
     for section, size in sorted(writable.items()):
-        if size and section not in named:
+        if size and section not in named and (allow is None or not allow("", section)):
             found.append(f"section {section}: {size} bytes that no symbol names")
     return found
 
