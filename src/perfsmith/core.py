@@ -267,9 +267,10 @@ class Profile:
     hotspots: tuple[HotSpot, ...]
     total_s: float
     raw_path: str = ""
+    summary: str = ""  # shown before the hot spots: a native profile's totals, or why none
 
     def as_text(self, limit: int = 8) -> str:
-        lines = []
+        lines = [self.summary] if self.summary else []
         for h in self.hotspots[:limit]:
             lines.append(
                 f"{h.own_share:6.1%} own {h.cum_share:6.1%} cum {h.calls:>8} calls  "

@@ -140,3 +140,63 @@ def test_valgrind_missing_names_the_install_command(monkeypatch: pytest.MonkeyPa
         "valgrind not installed: apt-get install valgrind",
     )
     assert not hardware.perf_status()[0]
+
+
+# -- the CPU spec for kernel prompts -------------------------------------------------------
+
+
+def cache_dir(root: Path, index: int, **files: str) -> None:
+    d = root / f"index{index}"
+    d.mkdir(parents=True)
+    for name, text in files.items():
+        (d / name).write_text(text + "\n")
+
+
+def test_cpu_spec_reads_model_simd_flags_and_caches(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Example CPU 9000\n"
+        "flags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512bw mmx\n"
+    )
+    caches = tmp_path / "cache"
+    common = {"coherency_line_size": "64"}
+    cache_dir(caches, 0, level="1", type="Data", size="48K", ways_of_associativity="12",
+              shared_cpu_list="0", **common)  # fmt: skip
+    cache_dir(caches, 1, level="1", type="Instruction", size="32K", ways_of_associativity="8",
+              shared_cpu_list="0", **common)  # fmt: skip
+    cache_dir(caches, 2, level="2", type="Unified", size="1024K", ways_of_associativity="16",
+              shared_cpu_list="0", **common)  # fmt: skip
+    cache_dir(caches, 3, level="3", type="Unified", size="32M", ways_of_associativity="16",
+              shared_cpu_list="0-7,16-23", **common)  # fmt: skip
+    cache_dir(caches, 4, level="4", type="Unified")  # no size: skipped
+    spec = hardware.cpu_spec(cpuinfo, caches)
+    assert spec.model == "Example CPU 9000" and spec.cpus >= 1
+    assert spec.simd == ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw")
+    assert [c.name for c in spec.caches] == ["L1d", "L1i", "L2", "L3"]
+    l3 = spec.last_level()
+    assert l3 is not None and (l3.size_bytes, l3.ways, l3.shared_cpus) == (32 << 20, 16, 16)
+    text = spec.describe()
+    assert "CPU: Example CPU 9000" in text and "(widest vectors: 512-bit)" in text
+    assert "L1d 48 KiB (12-way, 64 B lines)" in text
+    assert "L3 32 MiB (16-way, 64 B lines, shared by 16 CPUs)" in text
+
+
+def test_cpu_spec_without_sysfs_still_names_the_cpu(tmp_path: Path) -> None:
+    spec = hardware.cpu_spec(tmp_path / "no-cpuinfo", tmp_path / "no-cache")
+    assert spec.model and spec.simd == () and spec.caches == ()
+    assert "Caches: unknown" in spec.describe() and "SIMD: none found" in spec.describe()
+
+
+def test_this_machines_cpu_spec() -> None:
+    spec = hardware.cpu_spec()
+    assert spec.cpus >= 1 and spec.model
+    if Path("/sys/devices/system/cpu/cpu0/cache/index0").exists():
+        assert spec.cache("L1d") is not None
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(512, "512 B"), (48 * 1024, "48 KiB"), (1536 * 1024, "1.5 MiB"), (32 << 20, "32 MiB")],
+)
+def test_format_bytes(n: int, text: str) -> None:
+    assert hardware.format_bytes(n) == text

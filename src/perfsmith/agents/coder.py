@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,11 +20,15 @@ from perfsmith.core import (
 )
 from perfsmith.diffs import unified_diff
 from perfsmith.errors import FormatError
+from perfsmith.measure.guards import is_protected
+from perfsmith.measure.hardware import cpu_spec
 from perfsmith.prompts import render
 
 HISTORY_LINES = 20  # the Coder sees the latest attempts; older ones rarely change its plan
 HOTSPOT_SOURCES = 5
 HOTSPOT_SOURCE_CHARS = 4_000
+# A kernel's hot spot is its function annotated per line (up to 60 lines with cost columns).
+KERNEL_SOURCE_CHARS = 8_000
 _MIN_PARTIAL_CHARS = 2_000  # below this a truncated file is more confusing than useful
 
 
@@ -69,6 +72,17 @@ def describe_workload(workload: Workload) -> str:
     if workload.command is not None:
         return "the command `" + " ".join(workload.command) + "`, timed as a whole"
     return "not described"
+
+
+def machine_text(machine: str | None) -> str:
+    """The CPU as kernel prompts show it: ``machine`` if given, else this machine's spec
+    (model, cores, SIMD flags, caches)."""
+    return machine if machine is not None else cpu_spec().describe()
+
+
+def system_template(agent: str, task: Task) -> str:
+    """The system prompt's template: ``<agent>/system_kernel.j2`` for a kernel task."""
+    return f"{agent}/system_kernel.j2" if task.mode == "kernel" else f"{agent}/system.j2"
 
 
 def code_fence(text: str) -> str:
@@ -132,13 +146,13 @@ def select_files(
     """
     rank = _hot_rank(list(files), profile)
     order = sorted(files, key=lambda p: (rank.get(p, len(rank) + 1_000_000), p))
-    readonly = set(task.protected)
     shown: list[FileView] = []
     omitted: list[str] = []
     left = max_chars
     for path in order:
         content = files[path].rstrip("\n")
-        locked = path == task.workload.file or any(fnmatch.fnmatch(path, g) for g in readonly)
+        # Read in order, last match wins: ["*", "!kernel.c"] leaves kernel.c editable.
+        locked = path == task.workload.file or is_protected(path, task.protected)
         note = ""
         if len(content) > left:
             if left < _MIN_PARTIAL_CHARS:
@@ -160,11 +174,15 @@ class LLMCoder:
     Attributes:
         model: The chat model.
         max_files_chars: How many characters of file contents a prompt may hold.
+        machine: The CPU description a kernel task's prompt shows; None: this machine's.
     """
 
-    def __init__(self, model: Model, *, max_files_chars: int = 60_000) -> None:
+    def __init__(
+        self, model: Model, *, max_files_chars: int = 60_000, machine: str | None = None
+    ) -> None:
         self.model = model
         self.max_files_chars = max_files_chars
+        self.machine = machine
 
     def messages(self, ctx: CoderContext) -> tuple[Message, ...]:
         """The system and user messages for one proposal.
@@ -173,16 +191,19 @@ class LLMCoder:
             ctx: What the Coder knows now.
 
         Returns:
-            The two messages, rendered from ``coder/system.j2`` and ``coder/user.j2``.
+            The two messages, rendered from ``coder/system.j2`` (``system_kernel.j2`` for
+            a kernel task) and ``coder/user.j2``.
         """
         view = select_files(ctx.files, ctx.profile, ctx.task, self.max_files_chars)
+        kernel = ctx.task.mode == "kernel"
         hotspots: list[dict[str, str]] = []
         if ctx.profile is not None:
             for spot in ctx.profile.hotspots:
                 if len(hotspots) == HOTSPOT_SOURCES:
                     break
                 if spot.source.strip():
-                    source = spot.source.rstrip("\n")[:HOTSPOT_SOURCE_CHARS]
+                    limit = KERNEL_SOURCE_CHARS if kernel else HOTSPOT_SOURCE_CHARS
+                    source = spot.source.rstrip("\n")[:limit]
                     hotspots.append(
                         {
                             "function": spot.function,
@@ -192,8 +213,14 @@ class LLMCoder:
                         }
                     )
         history = list(ctx.history)
+        if kernel and self.machine is None:
+            self.machine = machine_text(None)
         user = render(
             "coder/user.j2",
+            mode=ctx.task.mode,
+            machine=self.machine if kernel else "",
+            # A kernel's hot spots carry kernel.c annotated per line, not plain code.
+            source_lang="" if kernel else "python",
             task_name=ctx.task.name,
             brief=ctx.task.brief.strip(),
             target=ctx.task.target,
@@ -214,7 +241,10 @@ class LLMCoder:
             history_skipped=max(0, len(history) - HISTORY_LINES),
             feedback=ctx.feedback.strip(),
         )
-        return (Message("system", render("coder/system.j2")), Message("user", user))
+        return (
+            Message("system", render(system_template("coder", ctx.task))),
+            Message("user", user),
+        )
 
     def propose(self, ctx: CoderContext) -> Proposal:
         """Ask the model for edits and return them as a cumulative patch against the base.

@@ -14,6 +14,8 @@ from perfsmith.agents.coder import (
     describe_workload,
     format_seconds,
     format_speedup,
+    machine_text,
+    system_template,
 )
 from perfsmith.core import (
     CandidateStatus,
@@ -22,13 +24,16 @@ from perfsmith.core import (
     Measurement,
     Message,
     MetricResult,
+    Mode,
     Model,
+    Profile,
     Reply,
     Verdict,
 )
 from perfsmith.prompts import render
 
 DECISIONS: tuple[Decision, ...] = ("keep", "discard", "stop")
+KERNEL_SOURCES = 3  # annotated functions shown per native profile
 
 # The gate that decides each failing status, for messages when Measurement.gate is empty.
 _STATUS_GATE: Mapping[CandidateStatus, str] = {
@@ -55,17 +60,36 @@ def _metric_line(x: MetricResult) -> str:
     )
 
 
+def profile_text(profile: Profile | None, mode: Mode) -> str:
+    """A profile as the Judge reads it: the hot spots, and for a kernel task the summary
+    and the hottest functions of kernel.c annotated per line."""
+    if profile is None:
+        return ""
+    if mode != "kernel":
+        return profile.as_text()
+    parts = [profile.as_text()]
+    for spot in [h for h in profile.hotspots if h.source.strip()][:KERNEL_SOURCES]:
+        source = spot.source.rstrip("\n")
+        fence = code_fence(source)
+        parts.append(f"{spot.function} ({spot.location}):\n{fence}\n{source}\n{fence}")
+    return "\n\n".join(parts)
+
+
 class LLMJudge:
     """A Judge backed by a chat model that answers with one JSON object.
 
     Attributes:
         model: The chat model.
         max_diff_chars: How many characters of the diff a prompt may hold.
+        machine: The CPU description a kernel task's prompt shows; None: this machine's.
     """
 
-    def __init__(self, model: Model, *, max_diff_chars: int = 40_000) -> None:
+    def __init__(
+        self, model: Model, *, max_diff_chars: int = 40_000, machine: str | None = None
+    ) -> None:
         self.model = model
         self.max_diff_chars = max_diff_chars
+        self.machine = machine
 
     def messages(self, ctx: JudgeContext) -> tuple[Message, ...]:
         """The system and user messages for one review.
@@ -74,7 +98,8 @@ class LLMJudge:
             ctx: The measured candidate, its proposal, the profile and the history.
 
         Returns:
-            The two messages, rendered from ``judge/system.j2`` and ``judge/user.j2``.
+            The two messages, rendered from ``judge/system.j2`` (``system_kernel.j2`` for
+            a kernel task) and ``judge/user.j2``.
         """
         m = ctx.measurement
         diff = (m.patch or ctx.proposal.patch).rstrip("\n")
@@ -82,8 +107,15 @@ class LLMJudge:
             hidden = len(diff) - self.max_diff_chars
             diff = diff[: self.max_diff_chars] + f"\n[diff truncated: {hidden} more characters]"
         history = list(ctx.history)
+        mode = ctx.task.mode
+        kernel = mode == "kernel"
+        if kernel and self.machine is None:
+            self.machine = machine_text(None)
         user = render(
             "judge/user.j2",
+            mode=mode,
+            machine=self.machine if kernel else "",
+            brief=ctx.task.brief.strip() if kernel else "",
             task_name=ctx.task.name,
             target=ctx.task.target,
             workload=describe_workload(ctx.task.workload),
@@ -99,12 +131,15 @@ class LLMJudge:
             rationale=ctx.proposal.rationale.strip(),
             diff=diff or "(empty)",
             diff_fence=code_fence(diff),
-            profile_before=ctx.profile.as_text() if ctx.profile is not None else "",
-            profile_after=m.profile.as_text() if m.profile is not None else "",
+            profile_before=profile_text(ctx.profile, mode),
+            profile_after=profile_text(m.profile, mode),
             history=history[-HISTORY_LINES:],
             history_skipped=max(0, len(history) - HISTORY_LINES),
         )
-        return (Message("system", render("judge/system.j2")), Message("user", user))
+        return (
+            Message("system", render(system_template("judge", ctx.task))),
+            Message("user", user),
+        )
 
     def review(self, ctx: JudgeContext) -> Verdict:
         """Ask the model for a verdict, then apply the harness's rules with ``enforce``.

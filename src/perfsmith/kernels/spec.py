@@ -246,7 +246,7 @@ class KernelTask:
             f"Outputs must satisfy |out - ref| <= {self.atol:g} + {self.rtol:g} * |ref| "
             "against a float64 reference"
             + (" (exact: integer outputs)." if self.rtol == 0 and self.atol == 0 else "."),
-            "Build: cc -O3 -march=native -fopenmp -fPIC -std=c11 (C11, OpenMP available).",
+            "Build: cc -g -O3 -march=native -fopenmp -fPIC -std=c11 (C11, OpenMP available).",
             "The kernel must be a pure function of its arguments: no static or global writable "
             "data, never write the inputs, fill every output element.",
         ]

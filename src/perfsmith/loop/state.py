@@ -76,6 +76,7 @@ def profile_from_dict(d: dict[str, Any] | None) -> Profile | None:
         hotspots=tuple(HotSpot(**h) for h in d["hotspots"]),
         total_s=d["total_s"],
         raw_path=d.get("raw_path", ""),
+        summary=d.get("summary", ""),
     )
 
 

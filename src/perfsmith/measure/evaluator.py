@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from perfsmith.config import DEFAULT_METRICS, CheckSettings, RunConfig
-from perfsmith.core import CandidateStatus, Measurement, MetricResult, Task
+from perfsmith.core import CandidateStatus, Measurement, MetricResult, Profile, Task
 from perfsmith.diffs import touched_paths
 from perfsmith.errors import BaselineError, WorkloadError
 from perfsmith.measure import guards, stats
@@ -32,6 +32,7 @@ from perfsmith.measure.metrics import (
     latency_metric,
     order,
 )
+from perfsmith.measure.native_profile import native_profile
 from perfsmith.measure.plausibility import check_plausibility
 from perfsmith.measure.profile import profile_workload
 from perfsmith.measure.tests import grade, run_tests
@@ -172,14 +173,7 @@ class PipelineEvaluator:
         noise = stats.noise_floor(aa.comparison.speedup)
         prof = None
         if task.workload.file:
-            prof = profile_workload(
-                self.base,
-                self.python,
-                task.workload.file,
-                pythonpath=task.pythonpath,
-                out_dir=out_dir,
-                timeout_s=self.timing.timeout_s,
-            )
+            prof = self.profile(self.base, out_dir)
             atomic_write(out_dir / "profile.txt", prof.as_text(limit=20) + "\n")
         samples = sorted(aa.comparison.baseline_s)
         return Baseline(
@@ -216,6 +210,24 @@ class PipelineEvaluator:
             side=side,
             seed=seed,
             variant=variant,
+        )
+
+    def profile(self, box: LocalSandbox, out_dir: Path) -> Profile:
+        """Profile the workload in ``box``: cProfile's hot functions, or for a kernel task
+        its lines under valgrind (which never fails the run: an unavailable one says why)."""
+        task = self.task
+        assert task.workload.file
+        if task.mode == "kernel":
+            return native_profile(
+                box, self.python, task.workload.file, pythonpath=task.pythonpath, out_dir=out_dir
+            )
+        return profile_workload(
+            box,
+            self.python,
+            task.workload.file,
+            pythonpath=task.pythonpath,
+            out_dir=out_dir,
+            timeout_s=self.timing.timeout_s,
         )
 
     def _time(self, cand: LocalSandbox, out_dir: Path, noise: float = 0.0) -> TimingResult:
@@ -362,14 +374,7 @@ class PipelineEvaluator:
             m = check_plausibility(self, cand, m, baseline, out_dir)
             if m.status == "faster":
                 # The kept candidate's profile is what the Coder reads next.
-                prof = profile_workload(
-                    cand,
-                    self.python,
-                    task.workload.file,
-                    pythonpath=task.pythonpath,
-                    out_dir=out_dir,
-                    timeout_s=self.timing.timeout_s,
-                )
+                prof = self.profile(cand, out_dir)
                 atomic_write(out_dir / "profile.txt", prof.as_text(limit=20) + "\n")
                 m = replace(m, profile=prof)
         return replace(m, inner_s=m.inner_s + time.monotonic() - t0)

@@ -2,8 +2,9 @@
 
 Numbers measured under different fingerprints are never compared. Beside the
 fingerprint this module finds the energy counters (RAPL for CPU packages, NVML for
-NVIDIA GPUs), probes valgrind and perf, and says which metrics work here
-(``metric_support``). It imports only the standard library (pynvml lazily, where
+NVIDIA GPUs), probes valgrind and perf, says which metrics work here
+(``metric_support``) and describes the CPU for kernel work (``cpu_spec``: model, cores,
+SIMD flags, cache sizes). It imports only the standard library (pynvml lazily, where
 installed), so it also runs on machines without perfsmith's dependencies.
 """
 
@@ -23,14 +24,191 @@ from pathlib import Path
 from typing import Any, Protocol
 
 
-def _cpu_model() -> str:
+def _cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
             if line.lower().startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+# SIMD and related instruction-set flags a kernel can use, in the order they are shown.
+SIMD_FLAGS: tuple[str, ...] = (
+    "sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx_vnni",
+    "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl", "avx512_vnni",
+    "avx512_bf16", "avx512_fp16", "amx_tile", "asimd", "asimdhp", "sve", "sve2",
+)  # fmt: skip
+CPU_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
+CPUINFO = Path("/proc/cpuinfo")
+
+
+@dataclass(frozen=True)
+class CacheLevel:
+    """One cache of the first CPU, as sysfs describes it.
+
+    Attributes:
+        level: 1, 2, 3...
+        kind: "Data", "Instruction" or "Unified".
+        size_bytes: Capacity.
+        line_bytes: Line size (0 when not given).
+        ways: Associativity (0 when not given).
+        shared_cpus: How many logical CPUs share this cache (0 when not given).
+    """
+
+    level: int
+    kind: str
+    size_bytes: int
+    line_bytes: int = 0
+    ways: int = 0
+    shared_cpus: int = 0
+
+    @property
+    def name(self) -> str:
+        """``L1d``, ``L1i``, ``L2``..."""
+        suffix = {"Data": "d", "Instruction": "i"}.get(self.kind, "")
+        return f"L{self.level}{suffix}"
+
+
+@dataclass(frozen=True)
+class CpuSpec:
+    """What a kernel author needs to know about the CPU: model, cores, SIMD, caches.
+
+    Attributes:
+        model: The model name (``/proc/cpuinfo``).
+        machine: The architecture (``x86_64``, ``aarch64``).
+        cpus: Logical CPUs this process may run on.
+        simd: The flags of ``SIMD_FLAGS`` this CPU has, in that order.
+        caches: The first CPU's caches, by level (data before instruction).
+    """
+
+    model: str
+    machine: str
+    cpus: int
+    simd: tuple[str, ...]
+    caches: tuple[CacheLevel, ...]
+
+    def cache(self, name: str) -> CacheLevel | None:
+        """The cache called ``name`` (``L1d``, ``L2``...), or None."""
+        return next((c for c in self.caches if c.name == name), None)
+
+    def last_level(self) -> CacheLevel | None:
+        """The highest-level data or unified cache, or None."""
+        data = [c for c in self.caches if c.kind != "Instruction"]
+        return max(data, key=lambda c: c.level) if data else None
+
+    def describe(self) -> str:
+        """Three lines: the CPU and its cores, the SIMD flags, the caches."""
+        if "avx512f" in self.simd:
+            vector = "512-bit"
+        elif "avx" in self.simd:
+            vector = "256-bit"
+        else:
+            vector = "128-bit" if self.simd else "unknown"
+        plural = "s" if self.cpus != 1 else ""
+        caches = "; ".join(_cache_text(c) for c in self.caches) or "unknown"
+        return "\n".join(
+            [
+                f"CPU: {self.model} ({self.machine}), {self.cpus} logical CPU{plural} "
+                "available to the kernel",
+                f"SIMD: {', '.join(self.simd) or 'none found'} (widest vectors: {vector})",
+                f"Caches: {caches}",
+            ]
+        )
+
+
+def _cache_text(c: CacheLevel) -> str:
+    details = [f"{c.ways}-way" if c.ways else "", f"{c.line_bytes} B lines" if c.line_bytes else ""]
+    if c.shared_cpus > 1:
+        details.append(f"shared by {c.shared_cpus} CPUs")
+    inner = ", ".join(d for d in details if d)
+    return f"{c.name} {format_bytes(c.size_bytes)}" + (f" ({inner})" if inner else "")
+
+
+def format_bytes(n: int) -> str:
+    """``48 KiB``, ``1 MiB``, ``1.5 MiB``: binary units, at most one decimal."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} B"
+
+
+def _size(text: str) -> int:
+    """sysfs sizes: ``48K``, ``1024K``, ``32M`` or plain bytes."""
+    text = text.strip().upper()
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+    return int(text.rstrip("KMG") or 0) * scale
+
+
+def _cpu_count(cpu_list: str) -> int:
+    """Logical CPUs in a sysfs list such as ``0-3,8``."""
+    count = 0
+    for part in cpu_list.strip().split(","):
+        if "-" in part:
+            low, high = part.split("-", 1)
+            count += int(high) - int(low) + 1
+        elif part:
+            count += 1
+    return count
+
+
+def _caches(root: Path) -> tuple[CacheLevel, ...]:
+    found: list[CacheLevel] = []
+    for d in sorted(root.glob("index*")):
+
+        def read(name: str, d: Path = d) -> str:
+            try:
+                return (d / name).read_text(encoding="utf-8").strip()
+            except OSError:
+                return ""
+
+        try:
+            level, size = int(read("level")), _size(read("size"))
+            line = int(read("coherency_line_size") or 0)
+            ways = int(read("ways_of_associativity") or 0)
+            shared = _cpu_count(read("shared_cpu_list"))
+        except ValueError:
+            continue
+        if size:
+            found.append(CacheLevel(level, read("type") or "Unified", size, line, ways, shared))
+    order = {"Data": 0, "Unified": 1, "Instruction": 2}
+    return tuple(sorted(found, key=lambda c: (c.level, order.get(c.kind, 3))))
+
+
+def _cpu_flags(cpuinfo: Path) -> set[str]:
+    try:
+        text = cpuinfo.read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        key = line.split(":", 1)[0].strip().lower()
+        if key in ("flags", "features"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cpu_spec(cpuinfo: Path = CPUINFO, cache_root: Path = CPU_CACHE) -> CpuSpec:
+    """The CPU model, the CPUs this process may use, its SIMD flags and its caches.
+
+    Args:
+        cpuinfo: ``/proc/cpuinfo`` (another file only in tests).
+        cache_root: The first CPU's cache folder in sysfs (another only in tests).
+
+    Returns:
+        What could be read; missing parts are empty (a machine without sysfs still
+        gets its model and CPU count).
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    flags = _cpu_flags(cpuinfo)
+    return CpuSpec(
+        model=_cpu_model(cpuinfo),
+        machine=platform.machine(),
+        cpus=int(cpus or 1),
+        simd=tuple(f for f in SIMD_FLAGS if f in flags),
+        caches=_caches(cache_root),
+    )
 
 
 def python_version(python: str) -> str:
