@@ -1,124 +1,59 @@
-#include <omp.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #if defined(__x86_64__) && defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
 /*
- * Inclusive prefix sum in parallel, in one pass over the parts of x with a decoupled
- * look-back (the single-pass scheme GPU scans use). The kernel is memory bound, so the aim
- * is to read x from memory once and write out once while several cores share the work.
+ * Inclusive prefix sum: out[i] = x[0] + x[1] + ... + x[i], one thread, one pass.
  *
- * x is cut into at most MAX_PARTS parts of at least MIN_PART elements. Threads take parts
- * in order from a shared counter. For its part p a thread first sums the part (which
- * brings it into cache) and publishes that sum; then it walks back over parts p-1, p-2, ...
- * adding their published sums until it meets one that has published the sum of everything
- * up to its end, which gives p's starting offset; it publishes p's own running total, and
- * scans p from cache. No barrier is involved, so a thread that is slow or descheduled only
- * holds up the parts just after its own, and only until it has summed its part. While it
- * scans, it prefetches the part two ahead (one line per 8 elements), so reading x from
- * memory overlaps with writing out instead of waiting for the next part's sum pass.
+ * The running sum is a chain of dependent adds, one cycle per element, which is faster
+ * than memory can feed it: the kernel is bound by memory traffic, not by the chain. A
+ * plain store first reads each output line into the cache (a read for ownership), so a
+ * plain loop moves three bytes for every two it needs (read x, read out, write out).
+ * Here the outputs go out with non-temporal (streaming) stores, four or two sums at a
+ * time, which write whole lines straight to memory: a third less traffic, and the
+ * caches keep x instead of out. The leading elements up to the first 32-byte boundary of
+ * out and the tail are done with plain stores; the fence at the end orders the streamed
+ * stores before the caller reads out.
  *
- * A thread alone (OMP_NUM_THREADS=1) runs the plain running sum instead, for which the
- * look-back would only add a second pass over each part.
- *
- * Results are written with non-temporal stores where the target has them: they go
- * straight to memory instead of first reading each output line into the cache, which
- * saves a third of the memory traffic. Integer adds are exact, so the result does not
- * depend on the number of threads or the order they run in.
+ * Threads are not used on purpose: a parallel scan needs a second pass over x (or its
+ * parts in cache) and synchronisation between threads, and on a machine whose cores are
+ * shared it is held up by the slowest thread, while one streaming thread already draws
+ * most of the bandwidth a core can get. Integer adds are exact, so any order gives the
+ * same result.
  */
-
-enum { MAX_PARTS = 4096, MIN_PART = 4096 };
-
-enum { EMPTY = 0, OWN_SUM = 1, RUNNING_TOTAL = 2 };
-
-static inline void put(int64_t *p, int64_t v)
-{
-#if defined(__x86_64__) && defined(__SSE2__)
-    _mm_stream_si64((long long *)p, v);
-#else
-    *p = v;
-#endif
-}
-
-static inline void spin_pause(void)
-{
-#if defined(__x86_64__) && defined(__SSE2__)
-    _mm_pause();
-#endif
-}
-
 void prefix_scan(const int64_t *restrict x, int64_t *restrict out, int64_t n)
 {
-    int64_t part = (n + MAX_PARTS - 1) / MAX_PARTS;
-    part = part < MIN_PART ? MIN_PART : part;
-    const int64_t parts = (n + part - 1) / part;
-    const int64_t ahead = 2 * part;
-    /* state[p] says which of p's values is published: own_sum[p] (the sum of part p) or
-       total[p] (the sum of parts 0..p). Each is written before state[p] is raised. */
-    _Atomic int state[MAX_PARTS];
-    int64_t own_sum[MAX_PARTS];
-    int64_t total[MAX_PARTS];
-    for (int64_t p = 0; p < parts; p++) {
-        atomic_init(&state[p], EMPTY);
+    int64_t sum = 0;
+    int64_t i = 0;
+#if defined(__x86_64__) && (defined(__AVX__) || defined(__SSE2__))
+    for (; i < n && ((uintptr_t)(out + i) & 31) != 0; i++) {
+        sum += x[i];
+        out[i] = sum;
     }
-    _Atomic int64_t next;
-    atomic_init(&next, 0);
-#pragma omp parallel
-    {
-        if (omp_get_num_threads() == 1) {
-            int64_t acc = 0;
-            for (int64_t i = 0; i < n; i++) {
-                acc += x[i];
-                put(out + i, acc);
-            }
-        } else {
-            for (;;) {
-                const int64_t p = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
-                if (p >= parts) {
-                    break;
-                }
-                const int64_t lo = p * part;
-                const int64_t hi = lo + part < n ? lo + part : n;
-                int64_t own = 0;
-                for (int64_t i = lo; i < hi; i++) {
-                    own += x[i];
-                }
-                int64_t before = 0;
-                if (p > 0) {
-                    own_sum[p] = own;
-                    atomic_store_explicit(&state[p], OWN_SUM, memory_order_release);
-                    /* Parts are handed out in order, so every q < p belongs to a thread that is
-                       already at work on it and never waits on a later part. */
-                    for (int64_t q = p - 1;; q--) {
-                        int st;
-                        while ((st = atomic_load_explicit(&state[q], memory_order_acquire)) ==
-                               EMPTY) {
-                            spin_pause();
-                        }
-                        if (st == RUNNING_TOTAL) {
-                            before += total[q];
-                            break;
-                        }
-                        before += own_sum[q];
-                    }
-                }
-                total[p] = before + own;
-                atomic_store_explicit(&state[p], RUNNING_TOTAL, memory_order_release);
-                int64_t acc = before;
-                for (int64_t i = lo; i < hi; i++) {
-                    if ((i & 7) == 0 && i + ahead < n) {
-                        __builtin_prefetch(x + i + ahead, 0, 1);
-                    }
-                    acc += x[i];
-                    put(out + i, acc);
-                }
-            }
-        }
-#if defined(__x86_64__) && defined(__SSE2__)
-        /* Non-temporal stores are weakly ordered: drain them before the threads join. */
-        _mm_sfence();
+#if defined(__AVX__)
+    for (; i + 4 <= n; i += 4) {
+        const int64_t a = sum + x[i];
+        const int64_t b = a + x[i + 1];
+        const int64_t c = b + x[i + 2];
+        const int64_t d = c + x[i + 3];
+        _mm256_stream_si256((__m256i *)(void *)(out + i), _mm256_set_epi64x(d, c, b, a));
+        sum = d;
+    }
+#else
+    for (; i + 2 <= n; i += 2) {
+        const int64_t a = sum + x[i];
+        const int64_t b = a + x[i + 1];
+        _mm_stream_si128((__m128i *)(void *)(out + i), _mm_set_epi64x(b, a));
+        sum = b;
+    }
 #endif
+#endif
+    for (; i < n; i++) {
+        sum += x[i];
+        out[i] = sum;
     }
+#if defined(__x86_64__) && defined(__SSE2__)
+    _mm_sfence();
+#endif
 }

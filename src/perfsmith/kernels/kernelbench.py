@@ -37,14 +37,14 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from perfsmith.bench.taskset import WORKLOAD_NAME, BenchTask, RepoSource, materialize
+from perfsmith.bench.taskset import WORKLOAD_NAME, BenchTask, RepoSource
 from perfsmith.errors import ConfigError
+from perfsmith.kernels.repo import refresh_cached, write_files
 
 __all__ = [
     "CANDIDATE_FILE",
@@ -614,33 +614,7 @@ def write_repo(problem: KernelBenchProblem, dest: Path) -> Path:
     dest = Path(dest)
     if dest.exists():
         raise ConfigError(f"{dest} already exists.", "Give write_repo a new folder.")
-    files = repo_files(problem)
-    workload = files.pop(WORKLOAD_NAME)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="perfsmith-kernelbench-", dir=dest.parent) as tmp:
-        staging = Path(tmp) / "repo"
-        for path, text in files.items():
-            target = staging / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        bench = BenchTask(
-            instance_id=problem.instance_id,
-            suite=problem.suite,
-            source=RepoSource("folder", str(staging)),
-            workload_code=workload,
-        )
-        materialize(bench, dest)
-    return dest
-
-
-def _up_to_date(folder: Path, files: dict[str, str]) -> bool:
-    for path, text in files.items():
-        try:
-            if (folder / path).read_text(encoding="utf-8") != text:
-                return False
-        except (OSError, UnicodeDecodeError):
-            return False
-    return True
+    return write_files(repo_files(problem), dest, problem.instance_id, problem.suite)
 
 
 def to_bench_task(
@@ -667,19 +641,7 @@ def to_bench_task(
     require_torch(python)
     files = repo_files(problem)
     folder = Path(cache) / problem.instance_id
-    if not _up_to_date(folder, files):
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        fresh = Path(tempfile.mkdtemp(prefix=f".{problem.instance_id}-", dir=folder.parent))
-        fresh.rmdir()
-        write_repo(problem, fresh)
-        stale = folder.with_name(f".{problem.instance_id}-stale-{fresh.name}")
-        if folder.exists():
-            folder.rename(stale)
-        try:
-            fresh.rename(folder)
-        except OSError:  # another caller renamed its copy in first: theirs is as good
-            shutil.rmtree(fresh, ignore_errors=True)
-        shutil.rmtree(stale, ignore_errors=True)
+    refresh_cached(folder, files, lambda fresh: write_repo(problem, fresh))
     return BenchTask(
         instance_id=problem.instance_id,
         suite=problem.suite,

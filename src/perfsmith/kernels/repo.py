@@ -21,6 +21,7 @@ import json
 import shutil
 import tempfile
 import typing
+from collections.abc import Callable
 from pathlib import Path
 
 from perfsmith.bench.taskset import WORKLOAD_NAME, BenchTask, RepoSource, materialize
@@ -29,7 +30,15 @@ from perfsmith.diffs import unified_diff
 from perfsmith.errors import ConfigError
 from perfsmith.kernels.spec import KernelTask
 
-__all__ = ["KERNEL_FILE", "expert_patch", "repo_files", "to_bench_task", "write_repo"]
+__all__ = [
+    "KERNEL_FILE",
+    "expert_patch",
+    "refresh_cached",
+    "repo_files",
+    "to_bench_task",
+    "write_files",
+    "write_repo",
+]
 
 KERNEL_FILE = "kernel.c"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -92,18 +101,28 @@ def write_repo(task: KernelTask, dest: Path, *, source: str | None = None) -> Pa
             f"{task.instance_id}: cannot read a file of {task.folder}: {exc}.",
             "Check the task folder.",
         ) from exc
+    return write_files(files, dest, task.instance_id, task.suite)
+
+
+def write_files(files: dict[str, str], dest: Path, instance_id: str, suite: str) -> Path:
+    """Write generated files (the workload among them) into ``dest`` as one git base commit.
+
+    Shared by every generated task (kernel tasks, KernelBench problems): the files are
+    staged in a temporary folder beside ``dest``, then ``materialize`` copies them, adds the
+    workload and commits with its git flags.
+    """
+    files = dict(files)
     workload = files.pop(WORKLOAD_NAME)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="perfsmith-kernel-", dir=dest.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix="perfsmith-generated-", dir=dest.parent) as tmp:
         staging = Path(tmp) / "repo"
         for path, text in files.items():
             target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        # materialize copies the folder, adds the workload and commits with its git flags.
         bench = BenchTask(
-            instance_id=task.instance_id,
-            suite=task.suite,
+            instance_id=instance_id,
+            suite=suite,
             source=RepoSource("folder", str(staging)),
             workload_code=workload,
         )
@@ -129,6 +148,28 @@ def _up_to_date(folder: Path, files: dict[str, str]) -> bool:
     return True
 
 
+def refresh_cached(folder: Path, files: dict[str, str], write: Callable[[Path], object]) -> None:
+    """Make ``folder`` hold ``files``, rewriting it with ``write`` when it does not.
+
+    ``write`` fills a new folder beside it, which is renamed into place, so concurrent
+    callers never see half of one.
+    """
+    if _up_to_date(folder, files):
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    fresh.rmdir()
+    write(fresh)
+    stale = folder.with_name(f".{folder.name}-stale-{fresh.name}")
+    if folder.exists():
+        folder.rename(stale)
+    try:
+        fresh.rename(folder)
+    except OSError:  # another caller renamed its copy in first: theirs is as good
+        shutil.rmtree(fresh, ignore_errors=True)
+    shutil.rmtree(stale, ignore_errors=True)
+
+
 def to_bench_task(task: KernelTask, cache: Path) -> BenchTask:
     """The kernel task as a bench task whose repository is a folder under ``cache``.
 
@@ -146,19 +187,7 @@ def to_bench_task(task: KernelTask, cache: Path) -> BenchTask:
     """
     files = repo_files(task)
     folder = Path(cache) / task.instance_id
-    if not _up_to_date(folder, files):
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        fresh = Path(tempfile.mkdtemp(prefix=f".{task.instance_id}-", dir=folder.parent))
-        fresh.rmdir()
-        write_repo(task, fresh)
-        stale = folder.with_name(f".{task.instance_id}-stale-{fresh.name}")
-        if folder.exists():
-            folder.rename(stale)
-        try:
-            fresh.rename(folder)
-        except OSError:  # another caller renamed its copy in first: theirs is as good
-            shutil.rmtree(fresh, ignore_errors=True)
-        shutil.rmtree(stale, ignore_errors=True)
+    refresh_cached(folder, files, lambda fresh: write_repo(task, fresh))
     if task.target not in typing.get_args(Target):
         raise ConfigError(f"{task.instance_id}: unknown target {task.target!r}.", "")
     return BenchTask(

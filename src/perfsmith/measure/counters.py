@@ -56,6 +56,8 @@ __all__ = [
     "interpreter_binary",
     "parse_callgrind_total",
     "peak_memory",
+    "run_counter",
+    "scratch_path",
 ]
 
 COUNTER_SOURCE = Path(__file__).with_name("_counter.py")
@@ -105,7 +107,7 @@ def _counter_script(sandbox: Workspace) -> Path:
     return target
 
 
-def _scratch(sandbox: Workspace, suffix: str) -> Path:
+def scratch_path(sandbox: Workspace, suffix: str) -> Path:
     folder = sandbox.private / _SCRATCH
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{uuid.uuid4().hex}{suffix}"
@@ -117,7 +119,7 @@ def _count(n: int) -> str:
     return f"{n:012d}"
 
 
-def _run_counter(
+def run_counter(
     sandbox: Workspace,
     python: str,
     workload_file: str | Path,
@@ -131,7 +133,7 @@ def _run_counter(
 ) -> tuple[dict[str, Any], ExecResult]:
     """Run the counter script once (under ``prefix``, e.g. valgrind); return its summary."""
     script = _counter_script(sandbox)
-    result = _scratch(sandbox, ".json")
+    result = scratch_path(sandbox, ".json")
     argv = [*prefix, interpreter_binary(python), str(script)]
     try:
         # A fresh HOME and TMPDIR per process, as for timing: nothing the workload caches
@@ -234,7 +236,7 @@ class _Count:
 
     def run(self, sandbox: Workspace, calls: int, side: str) -> int:
         """Total instructions of one process making ``calls`` of the measured calls."""
-        out = _scratch(sandbox, f".{self.tool}")
+        out = scratch_path(sandbox, f".{self.tool}")
         prefix = ["valgrind", *_TOOL_ARGS[self.tool], "-q", f"--{self.tool}-out-file={out}"]
         env = {
             "PERFSMITH_EXACT": "1",
@@ -244,7 +246,7 @@ class _Count:
         }
         what = f"counting instructions ({calls} calls) under {self.tool}"
         try:
-            _run_counter(
+            run_counter(
                 sandbox, self.python, self.workload_file, pythonpath=self.pythonpath, env=env,
                 prefix=prefix, timeout_s=self.timeout_s, side=side, what=what,
             )  # fmt: skip
@@ -496,7 +498,7 @@ def peak_memory(
         env |= {"PERFSMITH_RSS": "1", **(RESIDENT_MALLOC_ENV if malloc_env is None else malloc_env)}
     else:
         env["PERFSMITH_TRACEMALLOC"] = "1"
-    summary, _ = _run_counter(
+    summary, _ = run_counter(
         sandbox, python, workload_file, pythonpath=pythonpath, env=env, timeout_s=timeout_s,
         side=side, what="measuring peak memory",
     )  # fmt: skip
@@ -608,14 +610,14 @@ def energy_per_call(
     _check_calls(calls)
     env = {"PERFSMITH_CALLS": str(calls), "PERFSMITH_WARMUPS": str(warmups)}
     before = reader.read()
-    summary, _ = _run_counter(
+    summary, _ = run_counter(
         sandbox, python, workload_file, pythonpath=pythonpath,
         env={**env, "PERFSMITH_MIN_TIME": repr(min_time_s)}, timeout_s=timeout_s,
         side=side, what="measuring energy",
     )  # fmt: skip
     middle = reader.read()
     done = int(summary["calls"])
-    _run_counter(
+    run_counter(
         sandbox, python, workload_file, pythonpath=pythonpath,
         env={**env, "PERFSMITH_CALLS": "0", "PERFSMITH_SETUPS": str(done)},
         timeout_s=timeout_s, side=side, what="measuring energy (setup only)",

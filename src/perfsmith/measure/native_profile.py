@@ -49,7 +49,7 @@ from perfsmith.measure.callgrind import (
 )
 
 # The counter script's runner and scratch files are shared, not copied.
-from perfsmith.measure.counters import _run_counter, _scratch
+from perfsmith.measure.counters import run_counter, scratch_path
 from perfsmith.measure.hardware import CpuSpec, format_bytes
 
 __all__ = [
@@ -479,7 +479,7 @@ def native_profile(
     if shutil.which(valgrind) is None:
         return unavailable(f"{valgrind} is not installed (apt-get install valgrind)")
     cpu = cpu or hardware.cpu_spec()
-    folder = _scratch(sandbox, ".native")
+    folder = scratch_path(sandbox, ".native")
     folder.mkdir(parents=True)
     prefix = [
         valgrind, "--tool=callgrind", "-q", "--cache-sim=yes", *valgrind_cache_args(cpu),
@@ -503,7 +503,7 @@ def native_profile(
             "timed build uses AVX-512, so its vector loops may run fewer instructions."
         )
     try:
-        _run_counter(
+        run_counter(
             sandbox, python, workload_file, pythonpath=pythonpath, env=env, prefix=prefix,
             timeout_s=timeout_s, side=side, what="profiling the kernel under valgrind",
         )  # fmt: skip
