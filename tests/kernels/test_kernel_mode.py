@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,6 +124,11 @@ def test_scripted_kernel_run_rejects_a_harness_edit_then_keeps_a_faster_kernel(
     assert tree_digest(task) == before  # the task folder is never written
     prompt = (runs / "k" / "steps" / "001" / "coder_prompt.md").read_text()
     assert "void matmul(" in prompt and "kernel.c" in prompt
+    # The Coder reads valgrind's line profile of the kernel and the CPU, not cProfile's.
+    assert "Native profile of one matmul call at m=448, n=448, k=448" in prompt
+    hot = re.search(r"\n\s+11 \|\s+(\d+\.\d)% .*\| +acc \+= a\[i \* k \+ p\]", prompt)
+    assert hot and float(hot.group(1)) > 50, prompt[-4000:]  # the inner loop's line, annotated
+    assert "SIMD:" in prompt and "Caches: L1d" in prompt
 
 
 def test_kernel_with_a_repository_is_refused(setup: tuple[dict[str, str], Path]) -> None:
