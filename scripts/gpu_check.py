@@ -563,7 +563,11 @@ def summarize_exploit(name: str, record: dict[str, Any], report: dict[str, Any])
     if not record.get("caught"):
         report["problems"].append(f"exploit {name} was not caught")
     elif not record.get("as_expected"):
-        say(f"  WARNING: {name} was not caught by every check its manifest names")
+        # Caught, but not by the check meant for it: that check may be blind (a race can
+        # let another check catch it by chance), so the run does not pass.
+        report["problems"].append(
+            f"exploit {name} was not caught by {', '.join(record['expected'])}"
+        )
 
 
 def summarize_task(name: str, record: dict[str, Any], report: dict[str, Any]) -> None:

@@ -374,6 +374,8 @@ def test_ncu_status_and_rejected_metrics() -> None:
     assert ncu_status("", None, []) == "timed out"
     assert ncu_status("", 0, [{"Metric Name": "x"}]) == "ok"
     assert ncu_status("boom", 1, []) == "failed"
+    # Rows from a profiled call that then failed (a wrong output exits 3) are not metrics.
+    assert ncu_status("", 3, [{"Metric Name": "x"}]) == "failed"
     text = f"==ERROR== Failed to find metric {THEORETICAL_OCCUPANCY}\n"
     assert rejected_metrics(text, NCU_METRICS) == [THEORETICAL_OCCUPANCY]
     assert rejected_metrics("==PROF== fine\n", NCU_METRICS) == []

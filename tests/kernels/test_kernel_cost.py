@@ -121,6 +121,7 @@ def test_cost_expressions_outside_the_grammar_are_refused(expression: str, fragm
         ("10 ** 400", "overflows"),
         ("k ** k ** k ** k", "overflows"),
         ("1e308 * 10", "overflows"),
+        ("1" + "0" * 400, "is too large"),
         ("(m - n) ** 0.5", "not a real number"),
         ("m - n", "is negative"),
         ("-k", "is negative"),

@@ -140,6 +140,9 @@ odd = (1, 2.5)
     }
     assert kb.size_constants("def f():\n    hidden = 64\n") == {}
     assert kb.size_constants("x = 2 ** 1000\n") == {}  # exponents past 64 are not sizes
+    # A chain of powers would build ever larger integers while the file is read.
+    chain = "a = 2 ** 64\nb = a ** 64\nc = b ** 64\nd = c ** 64\n"
+    assert kb.size_constants(chain) == {}
 
 
 def test_scale_value_halves_and_makes_odd_only_sizes() -> None:

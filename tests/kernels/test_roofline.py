@@ -431,3 +431,18 @@ def test_check_plausibility_runs_the_roofline_before_anything_else(
         cand.close()
     assert m.code == "above_roofline"
     assert not (tmp_path / "out" / "cold").exists()
+
+
+@pytest.mark.parametrize(("threads", "total"), [(1, 4096), (16, 4096), (200, 4096), (3, 1 << 20)])
+def test_threaded_probe_shares_stay_inside_the_buffer(threads: int, total: int) -> None:
+    """Many CPUs and a small working set: no share may start or end past the buffer, and
+    each share is large enough for the probes' widest loads."""
+    from perfsmith.measure.peaks import _threaded
+
+    seen: list[tuple[int, int]] = []
+
+    def run(lo: int, share: int) -> None:
+        seen.append((lo, share))
+
+    assert _threaded(threads, total, run, 1) > 0
+    assert seen and all(lo + share <= total and share >= 512 for lo, share in seen)

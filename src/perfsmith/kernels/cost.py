@@ -104,7 +104,10 @@ def _check(node: ast.expr, names: Collection[str]) -> None:
 def _value(node: ast.expr, sizes: Mapping[str, int]) -> float:
     if isinstance(node, ast.Constant):
         assert isinstance(node.value, int | float)  # _check let only numbers through
-        return float(node.value)
+        try:
+            return float(node.value)
+        except OverflowError:
+            raise ValueError(f"{node.value!r} is too large") from None
     if isinstance(node, ast.Name):
         return float(sizes[node.id])
     if isinstance(node, ast.BinOp):

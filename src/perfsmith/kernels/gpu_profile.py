@@ -350,6 +350,8 @@ def ncu_status(text: str, returncode: int | None, rows: Sequence[Mapping[str, st
         return "not permitted"
     if returncode is None:
         return "timed out"
+    if returncode != 0:
+        return "failed"  # the profiled call failed (a wrong output, say): its metrics are not
     if rows:
         return "ok"
     if "No kernels were profiled" in text:

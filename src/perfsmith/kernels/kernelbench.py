@@ -417,7 +417,9 @@ def _evaluate(node: ast.expr, names: dict[str, SizeValue]) -> SizeValue | None:
             result = _BINOPS[type(node.op)](left, right)
         except ZeroDivisionError:
             return None
-        return result if isinstance(result, int) else None
+        # Sizes are int64: a file that builds larger numbers (a chain of powers) gets no
+        # value, rather than an integer that grows without bound while it is read.
+        return result if isinstance(result, int) and abs(result) <= 2**63 else None
     return None
 
 

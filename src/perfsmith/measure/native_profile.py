@@ -29,6 +29,7 @@ gives a Profile that says why it is unavailable: the run goes on without one.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import re
 import shutil
@@ -530,7 +531,8 @@ def native_profile(
     )
     took = time.monotonic() - started
     text = describe(profile, sources=10) + f"\n\n(valgrind run and parsing took {took:.1f} s)\n"
-    (out_dir / TEXT_NAME).write_text(text, encoding="utf-8")
+    with contextlib.suppress(OSError):  # the text is a copy for people; the profile stands
+        (out_dir / TEXT_NAME).write_text(text, encoding="utf-8")
     return profile
 
 
@@ -542,7 +544,7 @@ def _pick(
     for path in files:
         try:
             data = parse_callgrind(path.read_text(encoding="utf-8", errors="replace"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, IndexError):  # unreadable, or cut off mid-line
             continue
         cost = kernel_cost(data, is_kernel)
         if cost.instructions and (best is None or cost.instructions > best[2].instructions):

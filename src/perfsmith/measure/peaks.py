@@ -265,6 +265,9 @@ def _threaded(threads: int, total: int, run: Callable[[int, int], object], inner
     overlap fully that sum is higher than what they reach together, which errs on the
     safe side (a looser bound).
     """
+    # At least 512 bytes (8 of the widest vectors) per thread, so that no share runs past
+    # the buffer and every share is one the probes really read.
+    threads = max(1, min(threads, total // 512))
     share = max(64, total // threads // 64 * 64)
     barrier = threading.Barrier(threads)
     best = [math.inf] * threads
