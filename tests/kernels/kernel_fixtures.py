@@ -50,18 +50,21 @@ class CheckRun:
         return {t.split("[")[0] for t in self.failed()}
 
 
-def run_tests(repo: Path, scratch: Path) -> CheckRun:
-    """Run the repository's tests the way perfsmith does (``pytest_argv``, JUnit report)."""
+def run_tests(
+    repo: Path, scratch: Path, *, python: str = PYTHON, timeout_s: float = 300
+) -> CheckRun:
+    """Run the repository's tests the way perfsmith does (``pytest_argv``, JUnit report),
+    with ``python`` (default: this venv's, which has NumPy and pytest)."""
     scratch.mkdir(parents=True, exist_ok=True)
     xml = scratch / f"junit-{next(_COUNTER)}.xml"
     env = {**os.environ, "PYTHONPATH": str(repo)}
     res = subprocess.run(
-        pytest_argv(PYTHON, ["tests"], xml),
+        pytest_argv(python, ["tests"], xml),
         cwd=repo,
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout_s,
         check=False,
     )
     output = res.stdout + res.stderr

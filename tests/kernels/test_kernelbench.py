@@ -21,7 +21,6 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ from perfsmith.bench.taskset import load_tasks
 from perfsmith.errors import ConfigError
 from perfsmith.kernels import kernelbench as kb
 from perfsmith.measure.guards import is_protected
-from perfsmith.measure.tests import failure_messages, parse_junit, pytest_argv
+from tests.kernels.kernel_fixtures import CheckRun, run_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "kernelbench"
@@ -384,21 +383,6 @@ def test_a_folder_of_kernelbench_files_is_a_suite(
 # ---------------------------------------------------------------- with PyTorch
 
 
-@dataclass(frozen=True)
-class CheckRun:
-    """Outcomes of one pytest run of a generated repository, by short id."""
-
-    outcomes: dict[str, str]
-    messages: dict[str, str]
-    output: str
-
-    def failed(self) -> set[str]:
-        return {t for t, o in self.outcomes.items() if o in ("failed", "error")}
-
-    def passed(self) -> set[str]:
-        return {t for t, o in self.outcomes.items() if o == "passed"}
-
-
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each fixture problem's generated repository (copied before a test changes it)."""
@@ -420,21 +404,7 @@ def with_model_new(repos: dict[str, Path], name: str, tmp_path: Path, source: st
 def run_checks(repo: Path) -> CheckRun:
     """Run the repository's tests the way perfsmith does, with the torch interpreter."""
     assert TORCH_PYTHON is not None
-    xml = repo.parent / f"junit-{next(_COUNTER)}.xml"
-    res = subprocess.run(
-        pytest_argv(TORCH_PYTHON, ["tests"], xml),
-        cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    output = res.stdout + res.stderr
-    assert xml.exists(), f"pytest wrote no report:\n{output[-3000:]}"
-
-    def short(node: str) -> str:
-        return node.split("::", 1)[1]
-
-    outcomes = {short(k): v for k, v in parse_junit(xml).items()}
-    messages = {short(k): v for k, v in failure_messages(xml).items()}
-    return CheckRun(outcomes, messages, output)
+    return run_tests(repo, repo.parent, python=TORCH_PYTHON, timeout_s=600)
 
 
 CASES = [f"{size}-seed{seed}" for size in ("problem", "hidden1", "hidden2") for seed in kb.SEEDS]

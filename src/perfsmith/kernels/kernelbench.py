@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 from perfsmith.bench.taskset import WORKLOAD_NAME, BenchTask, RepoSource
 from perfsmith.errors import ConfigError
-from perfsmith.kernels.repo import refresh_cached, write_files
+from perfsmith.kernels.repo import refresh_cached, run_overrides, write_files
 
 __all__ = [
     "CANDIDATE_FILE",
@@ -698,12 +698,4 @@ def kernelbench_overrides(
     """
     path = Path(path)
     task = bench_task(path, path.resolve().parent.name, cache, python=python)
-    overrides: dict[str, Any] = {
-        "workload": WORKLOAD_NAME,
-        "workload_cmd": None,
-        "tests": list(task.tests),
-        "pythonpath": list(task.pythonpath),
-        "brief": task.problem,
-        "target": task.target,
-    }
-    return Path(task.source.path), {**overrides, **task.config}
+    return run_overrides(task)

@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from perfsmith.bench.taskset import WORKLOAD_NAME, BenchTask
-from perfsmith.kernels.repo import KERNEL_FILE, to_bench_task
+from perfsmith.bench.taskset import BenchTask
+from perfsmith.kernels.repo import KERNEL_FILE, run_overrides, to_bench_task
 from perfsmith.kernels.spec import KernelTask, load_kernel_task
 
 __all__ = ["KERNEL_SETTINGS", "bench_task", "cache_root", "kernel_overrides", "task_settings"]
@@ -82,12 +82,4 @@ def kernel_overrides(task_dir: Path, cache: Path | None = None) -> tuple[Path, d
         ConfigError: the task folder is not a valid kernel task.
     """
     task = bench_task(task_dir, task_dir.resolve().parent.name, cache)
-    overrides: dict[str, Any] = {
-        "workload": WORKLOAD_NAME,
-        "workload_cmd": None,
-        "tests": list(task.tests),
-        "pythonpath": list(task.pythonpath),
-        "brief": task.problem,
-        "target": task.target,
-    }
-    return Path(task.source.path), {**overrides, **task.config}
+    return run_overrides(task)

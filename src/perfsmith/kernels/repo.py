@@ -23,6 +23,7 @@ import tempfile
 import typing
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from perfsmith.bench.taskset import WORKLOAD_NAME, BenchTask, RepoSource, materialize
 from perfsmith.core import Target
@@ -35,6 +36,7 @@ __all__ = [
     "expert_patch",
     "refresh_cached",
     "repo_files",
+    "run_overrides",
     "to_bench_task",
     "write_files",
     "write_repo",
@@ -146,6 +148,20 @@ def _up_to_date(folder: Path, files: dict[str, str]) -> bool:
         except (OSError, UnicodeDecodeError):
             return False
     return True
+
+
+def run_overrides(task: BenchTask) -> tuple[Path, dict[str, Any]]:
+    """The repository to optimize for a generated task and the run settings it implies
+    (the workload, tests and brief it was generated with, then the task's own settings)."""
+    overrides: dict[str, Any] = {
+        "workload": WORKLOAD_NAME,
+        "workload_cmd": None,
+        "tests": list(task.tests),
+        "pythonpath": list(task.pythonpath),
+        "brief": task.problem,
+        "target": task.target,
+    }
+    return Path(task.source.path), {**overrides, **task.config}
 
 
 def refresh_cached(folder: Path, files: dict[str, str], write: Callable[[Path], object]) -> None:
